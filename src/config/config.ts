@@ -1,0 +1,200 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Cron } from 'croner';
+import semver from 'semver';
+import { z } from 'zod';
+
+/** "true"/"1"/"yes" are true; "false"/"0"/"no"/"" are false; anything else is an error. */
+const booleanFlag = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ['true', '1', 'yes', 'false', '0', 'no', ''].includes(v), 'expected true or false')
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/**
+ * Everything agenthost reads from its environment, in one schema. Only the
+ * composition root (`main.ts`) and the CLI call `loadConfig`.
+ */
+export const configSchema = z
+  .object({
+    /** Port of the HTTP API. */
+    AGENTHOST_PORT: int(0, 65535).default(4100),
+    /** Interface the API binds to. */
+    AGENTHOST_HOST: z.string().min(1).default('127.0.0.1'),
+    /** Where the SQLite database, session workspaces and sockets live. */
+    AGENTHOST_DATA_DIR: z.string().min(1).default(join(homedir(), '.agenthost')),
+    /** postgres://... to use PostgreSQL instead of the embedded SQLite database. */
+    AGENTHOST_DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
+      .optional(),
+    /** Sandbox provider for environments that do not name one: bwrap, process or gvisor. */
+    AGENTHOST_DEFAULT_PROVIDER: z.enum(['bwrap', 'process', 'gvisor']).default('bwrap'),
+    /** Further sandbox providers environments may choose, comma-separated: gvisor. */
+    AGENTHOST_SANDBOX_PROVIDERS: z
+      .string()
+      .default('')
+      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+      .pipe(z.array(z.enum(['gvisor']))),
+    /** Turns per user message before the session stops with max_turns (the runaway-loop guard). */
+    AGENTHOST_MAX_TURNS: int(1, 10_000).default(100),
+    /** Largest accepted request body, bytes. Larger bodies get 413. */
+    AGENTHOST_BODY_LIMIT: int(1024, 1024 * 1024 * 1024).default(8 * 1024 * 1024),
+    /** Largest file accepted by the Files API upload, bytes. Larger uploads get 413. */
+    AGENTHOST_FILE_SIZE_LIMIT: int(1, 1024 ** 4).default(500 * 1024 * 1024),
+    /** Model used by `agenthost run` and when an agent names none. */
+    AGENTHOST_DEFAULT_MODEL: z.string().min(1).default('claude-sonnet-4-5'),
+    /** How often the idle reaper checks live sessions, milliseconds. */
+    AGENTHOST_REAPER_INTERVAL_MS: int(100, 600_000).default(5_000),
+    /** pino level. */
+    AGENTHOST_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Upstream Messages API the model gateway forwards to. */
+    ANTHROPIC_BASE_URL: z.string().url().default('https://api.anthropic.com'),
+    /** Upstream credential (x-api-key). Never enters a sandbox. */
+    ANTHROPIC_API_KEY: z.string().min(1).optional(),
+    /** Upstream credential (Authorization: Bearer), used when ANTHROPIC_API_KEY is unset. */
+    ANTHROPIC_AUTH_TOKEN: z.string().min(1).optional(),
+    /** Set to true to allow the unisolated `process` provider as the default. */
+    AGENTHOST_ALLOW_PROCESS_PROVIDER: booleanFlag.default(false),
+    /** Where sandboxes' cgroups are made: the cgroup mount (as root), or a cgroup v2 directory delegated to this user. */
+    AGENTHOST_CGROUP_ROOT: z.string().startsWith('/', 'must be an absolute path').default('/sys/fs/cgroup'),
+    /** When set, GET /metrics needs `Authorization: Bearer <token>`; unset, it is open (it carries no tenant data). */
+    AGENTHOST_METRICS_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
+    /** JSON file of model prices (USD per million tokens) and sandbox hourly rates per provider, over the defaults. */
+    AGENTHOST_PRICES_FILE: z.string().min(1).optional(),
+    /** USD per sandbox hour for providers the prices file does not name. */
+    AGENTHOST_SANDBOX_USD_PER_HOUR: z.coerce.number().finite().min(0).default(0.05),
+    /** Requests a second per API key (token bucket refill); 0 turns the rate limit off. */
+    AGENTHOST_RATE_LIMIT_RPS: z.coerce.number().finite().min(0).max(1_000_000).default(100),
+    /** Requests an API key may make at once before the rate applies (bucket size). */
+    AGENTHOST_RATE_LIMIT_BURST: int(1, 1_000_000).default(200),
+    /** Open event streams (SSE) per API key; 0 is no limit. */
+    AGENTHOST_MAX_STREAMS_PER_KEY: int(0, 100_000).default(32),
+    /** Sessions of one workspace holding a sandbox at once; 0 is no limit. */
+    AGENTHOST_MAX_LIVE_SESSIONS_PER_WORKSPACE: int(0, 100_000).default(20),
+    /** OTLP/HTTP collector (e.g. http://127.0.0.1:4318) for traces; unset, nothing is traced. */
+    AGENTHOST_OTLP_ENDPOINT: z.string().url().optional(),
+    /** First retry of a failed webhook delivery after this many ms; each later one waits 4× longer (at most 6 h). */
+    AGENTHOST_WEBHOOK_RETRY_BASE_MS: int(10, 86_400_000).default(10_000),
+    /** Attempts before a webhook delivery is marked failed. */
+    AGENTHOST_WEBHOOK_MAX_ATTEMPTS: int(1, 50).default(8),
+    /** Allow webhook URLs on loopback and private addresses (development and tests only). */
+    AGENTHOST_WEBHOOK_ALLOW_PRIVATE: booleanFlag.default(false),
+    /** Claude Code versions new sessions may run (a semver range); default: a caret on the bundled version. */
+    AGENTHOST_CLI_VERSION_RANGE: z.string().refine((r) => semver.validRange(r) !== null, 'not a semver range').optional(),
+    /** Cron schedule (UTC) on which the server installs the newest allowed Claude Code; unset, only `agenthost cli update` does. */
+    AGENTHOST_CLI_UPDATE_SCHEDULE: z
+      .string()
+      .refine((p) => {
+        try {
+          new Cron(p, { paused: true }).stop();
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'not a cron schedule')
+      .optional(),
+    /** npm registry Claude Code versions come from; default: npm's own configuration. */
+    AGENTHOST_NPM_REGISTRY: z.string().url().optional(),
+    /** The API's public base URL, for links it hands out (path-style previews); default: the address it listens on. */
+    AGENTHOST_PUBLIC_URL: z.string().url().optional(),
+    /** Base URL of host-style previews (https://preview.example.com serves https://<token>.preview.example.com/; needs wildcard DNS). */
+    AGENTHOST_PREVIEW_BASE_URL: z.string().url().optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.AGENTHOST_DEFAULT_PROVIDER === 'process' && !c.AGENTHOST_ALLOW_PROCESS_PROVIDER) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AGENTHOST_DEFAULT_PROVIDER'],
+        message:
+          'the process provider runs agents without isolation; set AGENTHOST_ALLOW_PROCESS_PROVIDER=true to use it as the default',
+      });
+    }
+  });
+
+export type RawConfig = z.infer<typeof configSchema>;
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  defaultProvider: 'bwrap' | 'process' | 'gvisor';
+  sandboxProviders: Array<'gvisor'>;
+  allowProcessProvider: boolean;
+  cgroupRoot: string;
+  maxTurns: number;
+  reaperIntervalMs: number;
+  bodyLimit: number;
+  fileSizeLimit: number;
+  defaultModel: string;
+  logLevel: string;
+  upstream: { baseUrl: string; apiKey: string | undefined; authToken: string | undefined };
+  metricsToken: string | undefined;
+  pricesFile: string | undefined;
+  sandboxUsdPerHour: number;
+  limits: { ratePerS: number; burst: number; streamsPerKey: number; liveSessionsPerWorkspace: number };
+  otlpEndpoint: string | undefined;
+  webhooks: { retryBaseMs: number; maxAttempts: number; allowPrivate: boolean };
+  cli: { range: string | undefined; updateSchedule: string | undefined; registry: string | undefined };
+  publicUrl: string | undefined;
+  previewBaseUrl: string | undefined;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** Parses, validates and freezes the configuration. Throws ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined>): Readonly<Config> {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const c = parsed.data;
+  return Object.freeze({
+    port: c.AGENTHOST_PORT,
+    host: c.AGENTHOST_HOST,
+    dataDir: resolve(c.AGENTHOST_DATA_DIR),
+    databaseUrl: c.AGENTHOST_DATABASE_URL,
+    defaultProvider: c.AGENTHOST_DEFAULT_PROVIDER,
+    sandboxProviders: c.AGENTHOST_SANDBOX_PROVIDERS,
+    allowProcessProvider: c.AGENTHOST_ALLOW_PROCESS_PROVIDER || c.AGENTHOST_DEFAULT_PROVIDER === 'process',
+    cgroupRoot: c.AGENTHOST_CGROUP_ROOT,
+    maxTurns: c.AGENTHOST_MAX_TURNS,
+    reaperIntervalMs: c.AGENTHOST_REAPER_INTERVAL_MS,
+    bodyLimit: c.AGENTHOST_BODY_LIMIT,
+    fileSizeLimit: c.AGENTHOST_FILE_SIZE_LIMIT,
+    defaultModel: c.AGENTHOST_DEFAULT_MODEL,
+    logLevel: c.AGENTHOST_LOG_LEVEL,
+    upstream: Object.freeze({
+      baseUrl: c.ANTHROPIC_BASE_URL,
+      apiKey: c.ANTHROPIC_API_KEY,
+      authToken: c.ANTHROPIC_AUTH_TOKEN,
+    }),
+    metricsToken: c.AGENTHOST_METRICS_TOKEN,
+    pricesFile: c.AGENTHOST_PRICES_FILE ? resolve(c.AGENTHOST_PRICES_FILE) : undefined,
+    sandboxUsdPerHour: c.AGENTHOST_SANDBOX_USD_PER_HOUR,
+    limits: Object.freeze({
+      ratePerS: c.AGENTHOST_RATE_LIMIT_RPS,
+      burst: c.AGENTHOST_RATE_LIMIT_BURST,
+      streamsPerKey: c.AGENTHOST_MAX_STREAMS_PER_KEY,
+      liveSessionsPerWorkspace: c.AGENTHOST_MAX_LIVE_SESSIONS_PER_WORKSPACE,
+    }),
+    otlpEndpoint: c.AGENTHOST_OTLP_ENDPOINT,
+    webhooks: Object.freeze({
+      retryBaseMs: c.AGENTHOST_WEBHOOK_RETRY_BASE_MS,
+      maxAttempts: c.AGENTHOST_WEBHOOK_MAX_ATTEMPTS,
+      allowPrivate: c.AGENTHOST_WEBHOOK_ALLOW_PRIVATE,
+    }),
+    cli: Object.freeze({ range: c.AGENTHOST_CLI_VERSION_RANGE, updateSchedule: c.AGENTHOST_CLI_UPDATE_SCHEDULE, registry: c.AGENTHOST_NPM_REGISTRY }),
+    publicUrl: c.AGENTHOST_PUBLIC_URL?.replace(/\/+$/, ''),
+    previewBaseUrl: c.AGENTHOST_PREVIEW_BASE_URL,
+  });
+}

@@ -1,0 +1,185 @@
+import type { SandboxSpec, SpawnRequest } from '../provider.js';
+
+/**
+ * The bubblewrap command line for one process in a sandbox. Pure: every fact
+ * about the host (which top-level entries are symlinks, which /etc files
+ * exist, where socat is) is gathered by `host-layout.ts` and passed in.
+ *
+ * Layout inside (src/sandbox/README.md says why):
+ *   /usr, /bin, /lib*, /sbin     read-only from the host (symlinks kept as symlinks)
+ *   /etc                         a few read-only host files + generated passwd/group/hosts/hostname
+ *   /proc /dev                   fresh, for the sandbox's own pid namespace
+ *   /tmp /dev/shm                private tmpfs per process; /var/tmp -> /tmp
+ *   <homeDir>                    read-write, the sandbox's provider-owned home
+ *   workspace, config, tmp dirs  read-write at their host paths
+ *   <command's directory>        read-only at its host path (the Claude Code binary)
+ *   /run/agenthost/gateway.sock  the host's gateway socket
+ *   /run/agenthost/egress.sock   the session's egress proxy socket, when it has one
+ *   everything else              absent; / itself is read-only
+ */
+
+/** Where the gateway's Unix socket appears inside the sandbox. */
+export const GATEWAY_SOCKET_INSIDE = '/run/agenthost/gateway.sock';
+/** Where the egress proxy's Unix socket appears inside the sandbox. */
+export const EGRESS_SOCKET_INSIDE = '/run/agenthost/egress.sock';
+
+/**
+ * The proxy variables a sandbox with egress gets: every common client reads
+ * one of these spellings, and loopback (the model bridge) stays direct.
+ */
+export function proxyEnv(port: number): Record<string, string> {
+  const url = `http://127.0.0.1:${port}`;
+  const noProxy = '127.0.0.1,localhost,::1';
+  return { HTTP_PROXY: url, HTTPS_PROXY: url, http_proxy: url, https_proxy: url, NO_PROXY: noProxy, no_proxy: noProxy };
+}
+
+export interface HostLayout {
+  /** Top-level host entries to show (/bin, /lib64, ...): symlinks are recreated, directories bound read-only. */
+  rootEntries: Array<{ path: string; symlinkTarget?: string }>;
+  /** Host paths under /etc to bind read-only, each only if it exists. */
+  etcPaths: string[];
+  /** Host directory holding the generated passwd, group, hosts and hostname files. */
+  generatedEtcDir: string;
+  /** Absolute paths inside the sandbox of the helpers the start-up script runs. */
+  socat: string;
+  setsid: string;
+  sleep: string;
+}
+
+export interface BwrapArgsOptions {
+  layout: HostLayout;
+  request: SpawnRequest;
+  /** Extra host paths bound read-only at the same path (e.g. the command's directory). */
+  readOnlyPaths: string[];
+  /** Host directory bound read-write at `homeDir`. */
+  homeHostDir: string;
+  homeDir: string;
+  uid: number;
+  gid: number;
+  hostname: string;
+  /** Loopback port inside the sandbox where socat bridges to the gateway socket. */
+  gatewayPort: number;
+  /** Loopback port inside the sandbox where socat bridges to the egress proxy, when the spec has one. */
+  egressPort: number;
+  /** File descriptor bwrap writes its JSON info (the init's host pid) to. */
+  infoFd: number;
+  /** Size of each private tmpfs (/tmp, /dev/shm); unset for the kernel's default (half of RAM). */
+  tmpfsBytes?: number;
+}
+
+/**
+ * Runs as the sandbox's first process: starts the gateway bridge in its own
+ * session (so signals for the command's group do not take it down), waits
+ * until the port listens (read from /proc/net/tcp, which in a fresh network
+ * namespace lists only the sandbox's sockets), then becomes the command.
+ * Positional parameters: $1 port, $2 port in /proc/net/tcp's hex, $3 socket,
+ * then the command and its arguments.
+ */
+function startupScript(layout: HostLayout, pwd: string | undefined, egress: boolean, home: boolean): string {
+  const restorePwd = pwd === undefined ? 'unset PWD' : `PWD=${shellQuote(pwd)}; export PWD`;
+  const bridge = (port: string, socket: string): string =>
+    `( ${layout.setsid} ${layout.socat} TCP-LISTEN:"${port}",bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:"${socket}" </dev/null >/dev/null & )`;
+  return [
+    bridge('$1', '$3'),
+    ...(egress ? [bridge('$4', '$6')] : []),
+    'listening() { while read -r _ local _ st _; do [ "$local" = "0100007F:$1" ] && [ "$st" = 0A ] && return 0; done </proc/net/tcp; return 1; }',
+    'n=0',
+    `until listening "$2"${egress ? ' && listening "$5"' : ''}; do`,
+    '  n=$((n+1)); if [ $n -gt 1000 ]; then echo "agenthost: model gateway bridge did not start" >&2; exit 125; fi',
+    `  ${layout.sleep} 0.005`,
+    'done',
+    `shift ${egress ? 6 : 3}`,
+    // bwrap and the shell both set PWD (and runtimes may set HOME); the command's environment is exactly the request's.
+    ...(home ? [] : ['unset HOME']),
+    restorePwd,
+    'exec "$@"',
+  ].join('\n');
+}
+
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Paths sorted so a parent is mounted before anything nested in it. */
+function byDepth(paths: string[]): string[] {
+  return [...new Set(paths)].sort((a, b) => a.split('/').length - b.split('/').length || a.localeCompare(b));
+}
+
+/**
+ * bwrap's options and the command line it runs. They are split because the
+ * options go through a pipe (`--args FD`: they hold the environment, and a
+ * command line is readable by anyone through /proc) while bwrap only takes
+ * the command from its real argv - where the command's own /proc entry
+ * shows it anyway.
+ */
+export interface BwrapInvocation {
+  options: string[];
+  command: string[];
+}
+
+export function buildBwrapArgs(spec: SandboxSpec, options: BwrapArgsOptions): BwrapInvocation {
+  const { layout, request } = options;
+  for (const [key, value] of Object.entries(request.env)) {
+    if (key.includes('=') || key.includes('\0') || value?.includes('\0')) {
+      throw new Error(`environment variable ${JSON.stringify(key)} cannot be passed to a process`);
+    }
+  }
+  const args: string[] = [
+    // Namespaces. --unshare-user is explicit so a host without user
+    // namespaces fails instead of running the sandbox as root.
+    '--unshare-all',
+    '--unshare-user',
+    '--disable-userns',
+    '--die-with-parent',
+    '--new-session',
+    '--uid', String(options.uid),
+    '--gid', String(options.gid),
+    '--hostname', options.hostname,
+    '--cap-drop', 'ALL',
+    // Read-only system.
+    '--ro-bind', '/usr', '/usr',
+  ];
+  for (const entry of layout.rootEntries) {
+    if (entry.symlinkTarget !== undefined) args.push('--symlink', entry.symlinkTarget, entry.path);
+    else args.push('--ro-bind', entry.path, entry.path);
+  }
+  for (const path of layout.etcPaths) args.push('--ro-bind-try', path, path);
+  for (const name of ['passwd', 'group', 'hosts', 'hostname']) {
+    args.push('--ro-bind', `${layout.generatedEtcDir}/${name}`, `/etc/${name}`);
+  }
+  // tmpfs pages are memory: sized, and charged to the sandbox's memory cgroup.
+  const size = options.tmpfsBytes === undefined ? [] : ['--size', String(options.tmpfsBytes)];
+  args.push(
+    '--proc', '/proc',
+    '--dev', '/dev',
+    ...size, '--tmpfs', '/dev/shm',
+    ...size, '--tmpfs', '/tmp',
+    '--symlink', '/tmp', '/var/tmp',
+  );
+  for (const path of byDepth(options.readOnlyPaths)) args.push('--ro-bind', path, path);
+  args.push('--bind', options.homeHostDir, options.homeDir);
+  for (const path of byDepth([spec.workspaceDir, spec.configDir, spec.tmpDir])) args.push('--bind', path, path);
+  args.push(
+    '--ro-bind', spec.gatewaySocket, GATEWAY_SOCKET_INSIDE,
+    ...(spec.egressSocket ? ['--ro-bind', spec.egressSocket, EGRESS_SOCKET_INSIDE] : []),
+    '--remount-ro', '/',
+    '--chdir', request.cwd,
+    '--info-fd', String(options.infoFd),
+    '--clearenv',
+  );
+  const env = spec.egressSocket ? { ...request.env, ...proxyEnv(options.egressPort) } : request.env;
+  for (const [key, value] of Object.entries(env)) {
+    if (value !== undefined) args.push('--setenv', key, value);
+  }
+  const hex = (port: number): string => port.toString(16).toUpperCase().padStart(4, '0');
+  const port = options.gatewayPort;
+  const egress = spec.egressSocket ? [String(options.egressPort), hex(options.egressPort), EGRESS_SOCKET_INSIDE] : [];
+  return {
+    options: args,
+    command: [
+      '/bin/sh', '-c', startupScript(layout, request.env.PWD, egress.length > 0, request.env.HOME !== undefined), 'agenthost-sandbox',
+      String(port), hex(port), GATEWAY_SOCKET_INSIDE, ...egress,
+      request.command, ...request.args,
+    ],
+  };
+}

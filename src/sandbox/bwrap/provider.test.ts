@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { silentLogger } from '../../logger.js';
+import { hostSleepsWith, runSandboxContract } from '../contract.js';
+import { waitFor } from '../host-processes.js';
+import { BwrapProvider } from './provider.js';
+
+runSandboxContract('bwrap', ({ runtimeDir }) => new BwrapProvider({ runtimeDir, log: silentLogger() }), { isolated: true });
+
+describe('bwrap: when the server is SIGKILLed', () => {
+  it('nothing in its sandboxes survives, and a restarted server finds and removes the leftover', async (t) => {
+    const runtimeDir = mkdtempSync(join(tmpdir(), 'ahsb-run-'));
+    const dataDir = mkdtempSync(join(tmpdir(), 'ahsb-data-'));
+    t.after(() => {
+      rmSync(runtimeDir, { recursive: true, force: true });
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    const provider = new BwrapProvider({ runtimeDir, log: silentLogger() });
+    try {
+      await provider.check();
+    } catch (error) {
+      return t.skip(`bwrap unavailable: ${(error as Error).message}`);
+    }
+    const token = String(randomInt(100_000, 999_999));
+    const fixture = new URL('./fixtures/server-that-dies.ts', import.meta.url).pathname;
+    const server = spawn(process.execPath, ['--import', 'tsx', fixture, runtimeDir, dataDir, token], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      server.stdout.on('data', (d: Buffer) => String(d).includes('ready') && resolve());
+      server.once('exit', (code) => reject(new Error(`fixture exited with ${code}`)));
+    });
+    const running = (): boolean => hostSleepsWith(`1000.${token}`).length === 1 && hostSleepsWith(`1001.${token}`).length === 1;
+    assert.ok(await waitFor(running, 3_000, { keepAlive: true }), 'the command and its grandchild run');
+
+    server.kill('SIGKILL');
+    const gone = await waitFor(() => hostSleepsWith(token).length === 0, 5_000, { keepAlive: true });
+    assert.ok(gone, `still running: ${hostSleepsWith(token).join(', ')}`);
+
+    // Start-up cleanup in the next server.
+    assert.deepEqual(await provider.list(), [{ id: `dies-${token}`, provider: 'bwrap' }]);
+    await provider.destroy(`dies-${token}`);
+    assert.deepEqual(await provider.list(), []);
+  });
+});

@@ -1,0 +1,170 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sleep } from '../host-processes.js';
+import type { SandboxLimits } from '../provider.js';
+import { CONTROLLERS, counterFiles, limitWrites, readCounters, type CgroupCounters, type CgroupVersion, type Controller } from './files.js';
+
+/**
+ * One cgroup per sandbox, under `agenthost/<runtime hash>/<sandbox id>`, so
+ * servers with different runtime directories (tests run several) never touch
+ * each other's. Root (or a delegated subtree) is needed to create it.
+ */
+
+export interface CgroupLayout {
+  version: CgroupVersion;
+  /** Directory of each controller's hierarchy (v2: the same directory for all). */
+  mounts: Record<Controller, string>;
+}
+
+/**
+ * Finds writable memory, pids and cpu controllers: cgroup v2 at `root` when
+ * it is the unified hierarchy with all three enabled, else v1 hierarchies at
+ * `root/<controller>`. Returns a reason when neither is usable.
+ */
+export function detectCgroups(root = '/sys/fs/cgroup'): CgroupLayout | { unavailable: string } {
+  const controllers = (() => {
+    try {
+      return readFileSync(join(root, 'cgroup.controllers'), 'utf8').trim().split(/\s+/);
+    } catch {
+      return undefined;
+    }
+  })();
+  if (controllers) {
+    const missing = CONTROLLERS.filter((c) => !controllers.includes(c));
+    if (missing.length > 0) return { unavailable: `cgroup v2 at ${root} lacks the ${missing.join(', ')} controller(s)` };
+    return { version: 2, mounts: { memory: root, pids: root, cpu: root } };
+  }
+  const mounts = {} as Record<Controller, string>;
+  for (const c of CONTROLLERS) {
+    const dir = join(root, c);
+    if (!existsSync(join(dir, 'cgroup.procs'))) return { unavailable: `no cgroup v1 ${c} controller at ${dir} and no cgroup v2 at ${root}` };
+    mounts[c] = dir;
+  }
+  return { version: 1, mounts };
+}
+
+/** The cgroup path (relative to each hierarchy) of a sandbox of the provider using `runtimeDir`. */
+export function sandboxCgroupPath(runtimeDir: string, provider: string, id: string): string {
+  const hash = createHash('sha256').update(runtimeDir).digest('hex').slice(0, 12);
+  return join('agenthost', `${provider}-${hash}`, id);
+}
+
+function write(path: string, value: string): void {
+  writeFileSync(path, value);
+}
+
+export class SandboxCgroup {
+  private constructor(
+    readonly layout: CgroupLayout,
+    /** Relative path, the same in every hierarchy. */
+    readonly path: string,
+  ) {}
+
+  /**
+   * Creates (or reuses) the cgroup and writes the limits. Throws with the
+   * file that could not be written (not root, controller not delegated).
+   */
+  static create(layout: CgroupLayout, path: string, limits: SandboxLimits): SandboxCgroup {
+    const cg = new SandboxCgroup(layout, path);
+    const parts = path.split('/');
+    for (const mount of new Set(Object.values(layout.mounts))) {
+      for (let i = 0; i < parts.length; i++) {
+        const parent = join(mount, ...parts.slice(0, i));
+        // v2: a child gets a controller only when every ancestor enables it for its children.
+        if (layout.version === 2) write(join(parent, 'cgroup.subtree_control'), CONTROLLERS.map((c) => `+${c}`).join(' '));
+        mkdirSync(join(parent, parts[i]!), { recursive: true });
+      }
+    }
+    // All sandboxes together weigh an eighth of the server's processes when CPU is short:
+    // the API and the event log stay responsive however many sandboxes are busy.
+    const top = join(layout.mounts.cpu, parts[0]!);
+    if (layout.version === 1) write(join(top, 'cpu.shares'), '128');
+    else write(join(top, 'cpu.weight'), '12');
+    for (const w of limitWrites(layout.version, limits)) {
+      const file = join(cg.dir(w.controller), w.file);
+      if (w.optional && !existsSync(file)) continue;
+      write(file, w.value);
+    }
+    return cg;
+  }
+
+  /** Opens an existing sandbox cgroup (start-up cleanup), or undefined. */
+  static open(layout: CgroupLayout, path: string): SandboxCgroup | undefined {
+    const cg = new SandboxCgroup(layout, path);
+    return existsSync(cg.dir('memory')) ? cg : undefined;
+  }
+
+  dir(controller: Controller): string {
+    return join(this.layout.mounts[controller], this.path);
+  }
+
+  /** The `cgroup.procs` files a process must write its pid into to join (one per hierarchy). */
+  procsFiles(): string[] {
+    return [...new Set(CONTROLLERS.map((c) => join(this.dir(c), 'cgroup.procs')))];
+  }
+
+  /** Host pids of every process in the sandbox (the pids hierarchy counts them all). */
+  pids(): number[] {
+    try {
+      return readFileSync(join(this.dir('pids'), 'cgroup.procs'), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map(Number);
+    } catch {
+      return [];
+    }
+  }
+
+  counters(): CgroupCounters {
+    const files = counterFiles(this.layout.version);
+    const read = (c: Controller, f: string): string => {
+      try {
+        return readFileSync(join(this.dir(c), f), 'utf8');
+      } catch {
+        return '';
+      }
+    };
+    return readCounters(read('memory', files.memory), read('pids', files.pids));
+  }
+
+  /** Bytes of memory in use now, for diagnostics. */
+  memoryBytes(): number {
+    const file = this.layout.version === 1 ? 'memory.usage_in_bytes' : 'memory.current';
+    try {
+      return Number(readFileSync(join(this.dir('memory'), file), 'utf8').trim());
+    } catch {
+      return 0;
+    }
+  }
+
+  /**
+   * SIGKILLs everything left in it and removes it. Repeats while processes
+   * remain (a fork bomb refills what is killed). Idempotent.
+   */
+  async destroy(): Promise<void> {
+    for (let round = 0; round < 50; round++) {
+      const pids = this.pids();
+      if (pids.length === 0) break;
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+      await sleep(20);
+    }
+    for (const c of CONTROLLERS) {
+      const dir = this.dir(c);
+      for (let attempt = 0; attempt < 50 && existsSync(dir); attempt++) {
+        try {
+          rmdirSync(dir);
+        } catch {
+          // Busy until the last killed process is reaped.
+          await sleep(20);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,508 @@
+import assert from 'node:assert/strict';
+import { randomBytes, randomInt } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, afterEach, before, describe, it, type TestContext } from 'node:test';
+import { listProcesses, waitFor } from './host-processes.js';
+import { SandboxUnavailableError, type LimitEvent, type Sandbox, type SandboxLimits, type SandboxProcess, type SandboxProvider, type SandboxSpec } from './provider.js';
+
+/**
+ * The behaviour every SandboxProvider shares, as node:test suites. Each
+ * provider's test file calls `runSandboxContract`; isolated providers also
+ * get the isolation suite (non-isolated ones see it skipped, with the
+ * reason). Nothing is mocked: real processes, a real gateway on a Unix
+ * socket and on loopback TCP.
+ */
+
+export type MakeProvider = (options: { runtimeDir: string }) => SandboxProvider | Promise<SandboxProvider>;
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Collects a process's output until it exits and its streams close. */
+export function collect(proc: SandboxProcess, stdin = ''): Promise<RunResult> {
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  proc.stdin.end(stdin);
+  // Listening from the start: the streams may close before or after 'exit'.
+  const closed = (s: NodeJS.ReadableStream): Promise<void> => new Promise((r) => s.once('close', () => r()));
+  const streams = Promise.all([closed(proc.stdout), closed(proc.stderr)]);
+  return new Promise((resolve, reject) => {
+    proc.once('error', reject);
+    proc.once('exit', (code, signal) => {
+      void streams.then(() => resolve({ code, signal, stdout, stderr }));
+    });
+  });
+}
+
+/** Resolves when the process has printed `text` on stdout. */
+export function waitForOutput(proc: SandboxProcess, text: string): Promise<void> {
+  let seen = '';
+  return new Promise((resolve, reject) => {
+    proc.stdout.on('data', (d: Buffer | string) => {
+      seen += String(d);
+      if (seen.includes(text)) resolve();
+    });
+    proc.once('exit', () => reject(new Error(`exited before printing ${text}; got ${seen}`)));
+  });
+}
+
+/**
+ * Live `sleep` processes on the host whose argument contains `token`. Tests
+ * start sleeps with unique durations (`sleep 1000.<token>`) to find exactly
+ * their own processes, not a shell or bwrap whose command line mentions them.
+ */
+export function hostSleepsWith(token: string): number[] {
+  return listProcesses()
+    .filter((p) => {
+      try {
+        const [argv0, arg] = readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').split('\0');
+        return argv0 !== undefined && /(^|\/)sleep$/.test(argv0) && arg !== undefined && arg.includes(token);
+      } catch {
+        return false;
+      }
+    })
+    .map((p) => p.pid);
+}
+
+const token = (): string => String(randomInt(100_000, 999_999));
+const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+export interface ContractOptions {
+  isolated: boolean;
+  /** Set when the provider enforces `SandboxLimits`; the limit tests are skipped with this reason otherwise. */
+  noLimits?: string;
+  /**
+   * Live `sleep` processes with `token` in their argument, for providers
+   * whose processes are not host processes (gVisor). Default: host /proc.
+   */
+  sleepsWith?: (token: string) => number[];
+  /** Set when CPU time measured inside the sandbox does not show host throttling; the cpus test is skipped with it. */
+  virtualCpuTime?: string;
+}
+
+export function runSandboxContract(name: string, makeProvider: MakeProvider, options: ContractOptions): void {
+  const sleepsWith = options.sleepsWith ?? hostSleepsWith;
+  describe(`sandbox contract: ${name}`, () => {
+    let base: string;
+    let provider: SandboxProvider;
+    let unavailable: string | undefined;
+    let gatewaySocket: string;
+    let gatewayUrl: string;
+    const servers: Server[] = [];
+    let hostPort: number;
+    const marker = `contract-marker-${randomBytes(8).toString('hex')}`;
+    const sandboxes: Sandbox[] = [];
+    let seq = 0;
+
+    before(async () => {
+      base = mkdtempSync(join(tmpdir(), 'ahsb-'));
+      mkdirSync(join(base, 'data'));
+      writeFileSync(join(base, 'data', 'server-secret.txt'), marker);
+      process.env.AGENTHOST_CONTRACT_MARKER = marker;
+      const handler = (req: { method?: string; url?: string }, res: { end(s: string): void }): void =>
+        res.end(`gateway-ok ${req.method} ${req.url}`);
+      const unix = createHttpServer(handler);
+      const tcp = createHttpServer(handler);
+      const other = createTcpServer((s) => s.end('host-port'));
+      servers.push(unix, tcp);
+      gatewaySocket = join(base, 'gw.sock');
+      await new Promise<void>((r) => unix.listen(gatewaySocket, r));
+      // As the real gateway does: the sandbox user may be another uid; the token guards the socket.
+      chmodSync(gatewaySocket, 0o666);
+      await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
+      await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+      gatewayUrl = `http://127.0.0.1:${(tcp.address() as AddressInfo).port}`;
+      hostPort = (other.address() as AddressInfo).port;
+      other.unref();
+      provider = await makeProvider({ runtimeDir: join(base, 'run') });
+      try {
+        await provider.check();
+      } catch (error) {
+        if (!(error instanceof SandboxUnavailableError)) throw error;
+        unavailable = `${name} unavailable on this host: ${error.message}`;
+      }
+    });
+
+    afterEach(async () => {
+      await Promise.all(sandboxes.splice(0).map((s) => s.destroy()));
+    });
+
+    after(async () => {
+      delete process.env.AGENTHOST_CONTRACT_MARKER;
+      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+      if (base) rmSync(base, { recursive: true, force: true });
+    });
+
+    async function newSandbox(p: SandboxProvider = provider, extra: Partial<SandboxSpec> = {}): Promise<Sandbox> {
+      const id = `sbx-${process.pid}-${++seq}`;
+      const dir = join(base, 'data', 'sessions', id);
+      const spec: SandboxSpec = {
+        id,
+        workspaceId: 'wrkspc_contract',
+        workspaceDir: join(dir, 'workspace'),
+        configDir: join(dir, 'config'),
+        tmpDir: join(dir, 'tmp'),
+        gatewaySocket,
+        gatewayUrl,
+        ...extra,
+      };
+      for (const d of [spec.workspaceDir, spec.configDir, spec.tmpDir]) mkdirSync(d, { recursive: true });
+      const sandbox = await p.create(spec);
+      sandboxes.push(sandbox);
+      return sandbox;
+    }
+
+    const workspaceOf = (s: Sandbox): string => join(base, 'data', 'sessions', s.id, 'workspace');
+    const baseEnv = (s: Sandbox): Record<string, string> => ({ PATH: '/usr/bin:/bin', HOME: s.homeDir });
+
+    function sh(s: Sandbox, script: string, env: Record<string, string | undefined> = baseEnv(s)): SandboxProcess {
+      return s.spawn({ command: '/bin/sh', args: ['-c', script], cwd: workspaceOf(s), env });
+    }
+
+    const run = (s: Sandbox, script: string, stdin = ''): Promise<RunResult> => collect(sh(s, script), stdin);
+
+    /** A test that is skipped, with the reason, when the provider cannot run here. */
+    function test(title: string, fn: (t: TestContext) => Promise<void>, skip?: string): void {
+      it(title, { skip: skip ?? false }, async (t) => {
+        if (unavailable) return t.skip(unavailable);
+        await fn(t);
+      });
+    }
+
+    test('runs a command with stdin, stdout, stderr and its exit code', async () => {
+      const s = await newSandbox();
+      const proc = sh(s, 'read line; echo "out:$line"; echo "err:$line" >&2; exit 3');
+      const r = await collect(proc, 'hello\n');
+      assert.deepEqual(r, { code: 3, signal: null, stdout: 'out:hello\n', stderr: 'err:hello\n' });
+      assert.equal(proc.exitCode, 3);
+      assert.equal(typeof proc.pid, 'number');
+    });
+
+    test('a command that cannot start is reported as an error or a failed exit', async () => {
+      const s = await newSandbox();
+      const outcome = await collect(s.spawn({ command: '/nonexistent/command', args: [], cwd: workspaceOf(s), env: baseEnv(s) })).then(
+        (r) => r.code !== 0,
+        (error: unknown) => error instanceof Error,
+      );
+      assert.equal(outcome, true);
+    });
+
+    test('the environment is exactly the one requested', async () => {
+      const s = await newSandbox();
+      const env = { PATH: '/usr/bin:/bin', FOO: 'bar baz', EMPTY: '', LINES: 'a\nb', LEFT_OUT: undefined };
+      const r = await collect(s.spawn({ command: '/usr/bin/env', args: ['-0'], cwd: workspaceOf(s), env }));
+      assert.equal(r.code, 0, r.stderr);
+      const seen = Object.fromEntries(
+        r.stdout.split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+      );
+      assert.deepEqual(seen, { PATH: '/usr/bin:/bin', FOO: 'bar baz', EMPTY: '', LINES: 'a\nb' });
+    });
+
+    test('runs in the requested cwd; workspace, config, tmp and home are writable and shared with the host', async () => {
+      const s = await newSandbox();
+      const dir = dirname(workspaceOf(s));
+      const r = await run(
+        s,
+        `pwd; echo w > ws.txt && echo c > ${q(join(dir, 'config', 'c.txt'))} && echo t > ${q(join(dir, 'tmp', 't.txt'))} && echo h > "$HOME/h.txt" && cat "$HOME/h.txt"`,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `${workspaceOf(s)}\nh\n`);
+      assert.equal(readFileSync(join(dir, 'workspace', 'ws.txt'), 'utf8'), 'w\n');
+      assert.equal(readFileSync(join(dir, 'config', 'c.txt'), 'utf8'), 'c\n');
+      assert.equal(readFileSync(join(dir, 'tmp', 't.txt'), 'utf8'), 't\n');
+    });
+
+    test('modelBaseUrl reaches the gateway', async () => {
+      const s = await newSandbox();
+      const url = new URL(s.modelBaseUrl);
+      const r = await collect(
+        s.spawn({
+          command: '/bin/bash',
+          args: ['-c', `exec 3<>/dev/tcp/${url.hostname}/${url.port}; printf 'GET /v1/ping HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3`],
+          cwd: workspaceOf(s),
+          env: baseEnv(s),
+        }),
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /gateway-ok GET \/v1\/ping$/);
+    });
+
+    test('kill delivers the signal to the whole process group', async () => {
+      const s = await newSandbox();
+      const tok = token();
+      const proc = sh(s, `trap 'echo got-term; exit 0' TERM; sleep 1000.${tok} & echo started; wait`);
+      const result = collect(proc);
+      await waitForOutput(proc, 'started');
+      assert.ok(await waitFor(() => sleepsWith(`1000.${tok}`).length > 0, 2_000, { keepAlive: true }), 'the grandchild runs');
+      assert.equal(proc.kill('SIGTERM'), true);
+      const r = await result;
+      assert.equal(r.code, 0);
+      assert.match(r.stdout, /got-term/);
+      assert.ok(await waitFor(() => sleepsWith(`1000.${tok}`).length === 0, 3_000, { keepAlive: true }), 'grandchild got the signal too');
+    });
+
+    test('kill(SIGKILL) ends the process with SIGKILL', async () => {
+      const s = await newSandbox();
+      const tok = token();
+      const proc = sh(s, `sleep 1000.${tok} & echo started; wait`);
+      const result = collect(proc);
+      await waitForOutput(proc, 'started');
+      proc.kill('SIGKILL');
+      const r = await result;
+      assert.equal(r.signal, 'SIGKILL');
+      assert.equal(proc.signalCode, 'SIGKILL');
+      assert.ok(await waitFor(() => sleepsWith(`1000.${tok}`).length === 0, 3_000, { keepAlive: true }));
+    });
+
+    test('destroy kills the whole tree, including backgrounded grandchildren', async () => {
+      const s = await newSandbox();
+      const tok = token();
+      const proc = sh(s, `sleep 1000.${tok} & sh -c 'sleep 1001.${tok}; :' & echo started; wait`);
+      const exited = new Promise((r) => proc.once('exit', r));
+      await waitForOutput(proc, 'started');
+      assert.ok(await waitFor(() => sleepsWith(tok).length === 2, 2_000, { keepAlive: true }), 'both grandchildren run');
+      await s.destroy();
+      await exited;
+      assert.deepEqual(sleepsWith(tok), []);
+    });
+
+    test('an abort signal stops the process', async () => {
+      const s = await newSandbox();
+      const abort = new AbortController();
+      const proc = s.spawn({ command: '/bin/sh', args: ['-c', 'echo started; sleep 1000'], cwd: workspaceOf(s), env: baseEnv(s), signal: abort.signal });
+      const result = collect(proc);
+      await waitForOutput(proc, 'started');
+      abort.abort();
+      const r = await result;
+      assert.ok(r.code !== 0 || r.signal !== null);
+    });
+
+    test('destroy is idempotent and later spawns throw', async () => {
+      const s = await newSandbox();
+      await Promise.all([s.destroy(), s.destroy()]);
+      await s.destroy();
+      assert.throws(() => sh(s, 'true'));
+      assert.ok(!(await provider.list()).some((i) => i.id === s.id));
+    });
+
+    test('create rejects an id that is live', async () => {
+      const s = await newSandbox();
+      const spec = { id: s.id, workspaceId: 'w', workspaceDir: workspaceOf(s), configDir: workspaceOf(s), tmpDir: workspaceOf(s), gatewaySocket, gatewayUrl };
+      await assert.rejects(provider.create(spec));
+    });
+
+    test('list and destroy by id, also from a new provider on the same runtime dir (start-up cleanup)', async () => {
+      const a = await newSandbox();
+      const b = await newSandbox();
+      const tok = token();
+      const proc = sh(b, `sleep 1000.${tok} & echo started; wait`);
+      const exited = new Promise((r) => proc.once('exit', r));
+      await waitForOutput(proc, 'started');
+      const ids = (await provider.list()).map((i) => i.id);
+      assert.ok(ids.includes(a.id) && ids.includes(b.id));
+      const restarted = await makeProvider({ runtimeDir: join(base, 'run') });
+      assert.deepEqual(
+        (await restarted.list()).filter((i) => i.id === a.id || i.id === b.id),
+        [a.id, b.id].sort().map((id) => ({ id, provider: restarted.name })),
+      );
+      await restarted.destroy(b.id);
+      await exited;
+      assert.deepEqual(sleepsWith(tok), []);
+      assert.ok(!(await restarted.list()).some((i) => i.id === b.id));
+      await restarted.destroy(b.id);
+      await restarted.destroy('never-created');
+    });
+
+    const notIsolated = options.isolated ? undefined : `${name} does not isolate (isolated: false)`;
+
+    test('isolation: runs as a non-root user', async () => {
+      const s = await newSandbox();
+      const r = await run(s, 'id -u');
+      assert.equal(r.code, 0, r.stderr);
+      assert.notEqual(r.stdout.trim(), '0');
+    }, notIsolated);
+
+    test('isolation: writes outside the workspace, config, tmp and home dirs fail', async () => {
+      const s = await newSandbox();
+      const system = ['/x', '/usr/x', '/etc/x', '/home/x', '/run/x'];
+      // Host paths next to the sandbox's dirs. Inside they may be writable when
+      // they fall under the sandbox's private /tmp; they must never reach the host.
+      const host = [join(base, 'data', 'x'), join(dirname(workspaceOf(s)), 'x')];
+      const r = await run(s, [...system, ...host].map((p) => `touch ${q(p)} 2>/dev/null && echo "WROTE ${p}"`).join('; ') + '; true');
+      assert.deepEqual(r.stdout.split('\n').filter((l) => system.some((p) => l === `WROTE ${p}`)), []);
+      for (const p of host) assert.equal(existsSync(p), false, `${p} reached the host`);
+    }, notIsolated);
+
+    test('isolation: host files are invisible (/root, the data dir, the project)', async () => {
+      const s = await newSandbox();
+      const secret = join(base, 'data', 'server-secret.txt');
+      const r = await run(s, `ls -A /root 2>/dev/null; cat ${q(secret)} 2>/dev/null; ls ${q(join(process.cwd(), 'package.json'))} 2>/dev/null; true`);
+      assert.equal(r.stdout, '');
+    }, notIsolated);
+
+    test('isolation: host processes are invisible', async () => {
+      const s = await newSandbox();
+      const r = await run(s, `for f in /proc/[0-9]*/cmdline; do tr '\\0\\n' '  ' < "$f"; echo; done`);
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stdout.split('\n').filter(Boolean);
+      assert.ok(lines.length < 10, `only sandbox processes: ${lines.join(' | ')}`);
+      assert.ok(!lines.some((l) => l.includes('--test')), 'the test runner is not visible');
+    }, notIsolated);
+
+    test("isolation: the server's environment cannot be read from inside", async () => {
+      const s = await newSandbox();
+      const r = await run(s, `env; cat /proc/*/environ /proc/*/cmdline 2>/dev/null | tr '\\0' '\\n'; true`);
+      assert.ok(r.stdout.length > 0);
+      assert.ok(!r.stdout.includes(marker));
+    }, notIsolated);
+
+    test('isolation: no network (host loopback ports, PostgreSQL, the internet)', async () => {
+      const s = await newSandbox();
+      const targets = [`127.0.0.1/${hostPort}`, '127.0.0.1/5432', '1.1.1.1/443', '8.8.8.8/53'];
+      const script = targets.map((t) => `(exec 3<>/dev/tcp/${t}) 2>/dev/null && echo "CONNECTED ${t}"`).join('; ');
+      const r = await collect(
+        s.spawn({ command: '/bin/bash', args: ['-c', `${script}; getent hosts example.com && echo RESOLVED; true`], cwd: workspaceOf(s), env: baseEnv(s) }),
+      );
+      assert.equal(r.stdout, '');
+    }, notIsolated);
+
+    test('isolation: destroy kills processes that left the process group', async () => {
+      const s = await newSandbox();
+      const tok = token();
+      const proc = sh(s, `setsid sleep 1000.${tok} & echo started; wait`);
+      await waitForOutput(proc, 'started');
+      assert.ok(await waitFor(() => sleepsWith(tok).length > 0, 2_000, { keepAlive: true }));
+      await s.destroy();
+      assert.deepEqual(sleepsWith(tok), []);
+    }, notIsolated);
+
+    const noLimits = options.noLimits;
+    const generous: SandboxLimits = { memoryMib: 1024, cpus: 1, pids: 256, diskMib: 1024, toolTimeoutS: null };
+
+    /** A sandbox with limits, and the limit events it reports. */
+    async function limited(limits: Partial<SandboxLimits>): Promise<{ s: Sandbox; events: LimitEvent[] }> {
+      const events: LimitEvent[] = [];
+      const s = await newSandbox(provider, { limits: { ...generous, ...limits }, onLimit: (e) => events.push(e) });
+      return { s, events };
+    }
+
+    const waitForEvent = (events: LimitEvent[], kind: LimitEvent['kind'], ms = 10_000): Promise<boolean> =>
+      waitFor(() => events.some((e) => e.kind === kind), ms, { keepAlive: true });
+
+    test('limits: a memory balloon is killed and reported; the sandbox goes on', async () => {
+      const { s, events } = await limited({ memoryMib: 256 });
+      // tail keeps a line in memory until it ends, and /dev/zero has no newline.
+      const r = await run(s, 'head -c 900M /dev/zero | tail -n 1 >/dev/null; echo "balloon exit $?"');
+      // The balloon dies, or (gVisor, whose kernel is one host process) the whole spawned process does.
+      assert.ok(/balloon exit [1-9]/.test(r.stdout) || r.code !== 0 || r.signal !== null, JSON.stringify(r));
+      assert.ok(await waitForEvent(events, 'memory'), `no memory report: ${JSON.stringify(events)}`);
+      assert.match(events.find((e) => e.kind === 'memory')!.message, /memory_mib: 256/);
+      assert.equal((await run(s, 'echo still-here')).stdout, 'still-here\n');
+    }, noLimits);
+
+    test('limits: a fork bomb is refused and its processes killed; the sandbox goes on', async () => {
+      const { s, events } = await limited({ pids: 64 });
+      const proc = sh(s, 'bomb() { bomb | bomb & }; bomb; sleep 20; echo survived');
+      const result = collect(proc);
+      assert.ok(await waitForEvent(events, 'pids'), `no pids report: ${JSON.stringify(events)}`);
+      proc.kill('SIGKILL');
+      await result;
+      assert.match(events.find((e) => e.kind === 'pids')!.message, /limit of 64 processes/);
+      assert.equal((await run(s, 'echo still-here')).stdout, 'still-here\n');
+    }, noLimits);
+
+    test('limits: one file larger than the disk limit is refused', async () => {
+      const { s } = await limited({ diskMib: 16 });
+      const r = await run(s, 'head -c 40M /dev/zero > big; echo "exit $?"; ls -l big');
+      assert.doesNotMatch(r.stdout, /exit 0/);
+      assert.ok(readFileSync(join(workspaceOf(s), 'big')).length <= 16 * 1024 * 1024);
+    }, noLimits);
+
+    test('limits: filling the disk with many files kills the writer and is reported', async () => {
+      const { s, events } = await limited({ diskMib: 32 });
+      // The writer is a tool (a child of the command), as it would be under the CLI.
+      const r = await run(s, `sh -c 'i=0; while [ $i -lt 400 ]; do head -c 1M /dev/zero > f$i; i=$((i+1)); sleep 0.02; done; echo filled'`);
+      assert.doesNotMatch(r.stdout, /filled/);
+      assert.ok(await waitForEvent(events, 'disk'), `no disk report: ${JSON.stringify(events)}`);
+      assert.match(events.find((e) => e.kind === 'disk')!.message, /disk_mib \(32\)/);
+    }, noLimits);
+
+    test('limits: a tool that outlives tool_timeout_s is killed and reported; the command goes on', async () => {
+      const { s, events } = await limited({ toolTimeoutS: 1 });
+      const tok = token();
+      const started = Date.now();
+      const r = await run(s, `sleep 30.${tok}; echo "tool exit $?"`);
+      assert.ok(Date.now() - started < 10_000);
+      assert.match(r.stdout, /tool exit 137/);
+      assert.ok(await waitForEvent(events, 'tool_timeout'));
+      assert.match(events.find((e) => e.kind === 'tool_timeout')!.message, new RegExp(`tool_timeout_s \\(1 s\\).*sleep`));
+    }, noLimits);
+
+    test('limits: cpus caps CPU time', async () => {
+      const { s } = await limited({ cpus: 0.25 });
+      // Two seconds of a busy loop get about half a second of CPU.
+      const r = await run(s, `timeout 2 sh -c 'while :; do :; done'; times`);
+      // `times` prints the shell's, then its children's, user and system time.
+      const children = r.stdout.trim().split('\n').at(-1) ?? '';
+      const cpu = [...children.matchAll(/(\d+)m([\d.]+)s/g)].reduce((sum, m) => sum + Number(m[1]) * 60 + Number(m[2]), 0);
+      assert.ok(cpu < 1.0, `used ${cpu} s of CPU in 2 s at cpus 0.25: ${r.stdout}`);
+    }, noLimits ?? options.virtualCpuTime);
+
+    test('limits: an endless output line is cut off and reported', async () => {
+      const { s, events } = await limited({});
+      const proc = sh(s, 'head -c 100M /dev/zero; echo after');
+      let bytes = 0;
+      proc.stdout.on('data', (d: Buffer) => (bytes += d.length));
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.stdin.end();
+      await exited;
+      assert.ok(bytes <= 64 * 1024 * 1024, `${bytes} bytes passed`);
+      assert.ok(await waitForEvent(events, 'output', 2_000));
+    }, noLimits);
+
+    test('limits: destroy removes everything, even a fork bomb', async () => {
+      const { s } = await limited({ pids: 64 });
+      const tok = token();
+      const proc = sh(s, `sleep 1000.${tok} & bomb() { bomb | bomb & }; bomb; wait`);
+      const exited = new Promise((r) => proc.once('exit', r));
+      assert.ok(await waitFor(() => sleepsWith(tok).length > 0, 3_000, { keepAlive: true }));
+      await s.destroy();
+      await exited;
+      assert.deepEqual(sleepsWith(tok), []);
+    }, noLimits);
+
+    test('egress: with an egress socket the proxy variables reach it; nothing else does', async () => {
+      const egressSocket = join(base, `egress-${seq}.sock`);
+      const proxy = createHttpServer((req, res) => res.end(`egress-ok ${req.method} ${req.url}`));
+      servers.push(proxy);
+      await new Promise<void>((r) => proxy.listen(egressSocket, r));
+      chmodSync(egressSocket, 0o666);
+      const s = await newSandbox(provider, { egressSocket });
+      const r = await collect(
+        s.spawn({
+          command: '/bin/bash',
+          args: [
+            '-c',
+            'hp=${HTTP_PROXY#http://}; exec 3<>/dev/tcp/${hp%:*}/${hp##*:}; printf "GET http://example.test/ HTTP/1.0\\r\\n\\r\\n" >&3; cat <&3; echo; echo "$HTTPS_PROXY|$https_proxy|$NO_PROXY"; (exec 4<>/dev/tcp/1.1.1.1/443) 2>/dev/null && echo DIRECT; true',
+          ],
+          cwd: workspaceOf(s),
+          env: baseEnv(s),
+        }),
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /egress-ok GET http:\/\/example\.test\//);
+      assert.match(r.stdout, /\nhttp:\/\/127\.0\.0\.1:\d+\|http:\/\/127\.0\.0\.1:\d+\|127\.0\.0\.1,localhost/);
+      assert.doesNotMatch(r.stdout, /DIRECT/);
+    }, notIsolated);
+  });
+}

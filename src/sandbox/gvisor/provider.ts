@@ -1,0 +1,208 @@
+import { execFile } from 'node:child_process';
+import { chownSync, lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Logger } from '../../logger.js';
+import type { HostLayout } from '../bwrap/args.js';
+import { readHostLayout, writeGeneratedEtc } from '../bwrap/host-layout.js';
+import { HostLimits } from '../host-limits.js';
+import { SandboxUnavailableError, type Sandbox, type SandboxInfo, type SandboxProvider, type SandboxSpec } from '../provider.js';
+import { SandboxRegistry } from '../registry.js';
+import { MAX_LINE_BYTES } from '../tracked-process.js';
+import { runscArgs, runscList, type Runsc } from './runsc.js';
+import { GvisorSandbox } from './sandbox.js';
+import { GvisorTools } from './tools.js';
+
+const execFileAsync = promisify(execFile);
+
+export interface GvisorProviderOptions {
+  runtimeDir: string;
+  log: Logger;
+  /** Default `runsc` on PATH. */
+  runscPath?: string;
+  /** Extra runsc global flags, e.g. `--platform=systrap` (the default platform is ptrace). */
+  runscFlags?: string[];
+  uid?: number;
+  gid?: number;
+  gatewayPort?: number;
+  egressPort?: number;
+  readOnlyPaths?: string[];
+  killGraceMs?: number;
+  cgroupRoot?: string;
+}
+
+const HOME = '/home/agent';
+/** Host threads of one runsc sandbox (Sentry, gofer, platform stubs) on top of the sandbox's own processes. */
+const GVISOR_HOST_THREADS = 512;
+
+/**
+ * gVisor: every process the sandbox spawns runs under its own gVisor
+ * kernel (`runsc run` of an OCI bundle), so the Claude Code CLI and its
+ * tools make their system calls to gVisor's Sentry, not to the host. Files
+ * come through gVisor's gofer with bwrap's layout; there is no network
+ * stack but loopback, and the only host sockets reachable are the gateway's
+ * and the egress proxy's. runsc runs as root (agenthost's user); inside, the
+ * process is uid 1000 with no capabilities and no-new-privileges.
+ */
+export class GvisorProvider implements SandboxProvider {
+  readonly name = 'gvisor';
+  readonly isolated = true;
+  private readonly registry: SandboxRegistry;
+  private readonly live = new Map<string, GvisorSandbox>();
+  private readonly runsc: Runsc;
+  private layout: HostLayout | undefined;
+  private readonly uid: number;
+  private readonly gid: number;
+
+  constructor(private readonly options: GvisorProviderOptions) {
+    this.registry = new SandboxRegistry(options.runtimeDir, this.name);
+    this.runsc = { path: options.runscPath ?? 'runsc', root: join(options.runtimeDir, this.name, 'state'), flags: options.runscFlags ?? [] };
+    this.uid = options.uid ?? 1000;
+    this.gid = options.gid ?? 1000;
+  }
+
+  private get rootfs(): string {
+    return join(this.options.runtimeDir, this.name, 'rootfs');
+  }
+
+  /** The host layout, the generated /etc files and the skeleton root, made once. */
+  private hostLayout(): HostLayout {
+    if (!this.layout) {
+      const base = join(this.options.runtimeDir, this.name);
+      writeGeneratedEtc(join(base, 'etc'), { uid: this.uid, gid: this.gid, homeDir: HOME, hostname: 'sandbox' });
+      const layout = readHostLayout(join(base, 'etc'));
+      rmSync(this.rootfs, { recursive: true, force: true });
+      for (const d of ['usr', 'etc', 'proc', 'dev', 'tmp', 'home/agent', 'run/agenthost', 'var']) mkdirSync(join(this.rootfs, d), { recursive: true });
+      symlinkSync('/tmp', join(this.rootfs, 'var/tmp'));
+      for (const e of layout.rootEntries) {
+        if (e.symlinkTarget !== undefined) symlinkSync(e.symlinkTarget, join(this.rootfs, e.path));
+        else mkdirSync(join(this.rootfs, e.path), { recursive: true });
+      }
+      mkdirSync(this.runsc.root, { recursive: true, mode: 0o700 });
+      this.layout = layout;
+    }
+    return this.layout;
+  }
+
+  async check(): Promise<void> {
+    try {
+      await execFileAsync(this.runsc.path, ['--version'], { env: {} });
+    } catch (error) {
+      throw new SandboxUnavailableError(`runsc (${this.runsc.path}) cannot be run: ${(error as Error).message}. Install gVisor: apt-get install runsc (Debian 12: from bookworm-backports)`);
+    }
+    if (process.getuid?.() !== 0) throw new SandboxUnavailableError('the gvisor provider runs runsc as root; run agenthost as root');
+    this.hostLayout();
+    const trial = join(this.options.runtimeDir, this.name, 'check');
+    mkdirSync(trial, { recursive: true });
+    writeFileSync(
+      join(trial, 'config.json'),
+      JSON.stringify({
+        ociVersion: '1.0.2',
+        process: { user: { uid: this.uid, gid: this.gid }, args: ['/bin/sh', '-c', 'exit 0'], env: ['PATH=/usr/bin:/bin'], cwd: '/', capabilities: {}, noNewPrivileges: true },
+        root: { path: this.rootfs, readonly: true },
+        mounts: [{ destination: '/usr', type: 'bind', source: '/usr', options: ['rbind', 'ro'] }],
+        linux: { namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }] },
+      }),
+    );
+    try {
+      await execFileAsync(this.runsc.path, runscArgs(this.runsc, ['run', '--bundle', trial, `check-${process.pid}`]), { env: {}, timeout: 30_000 });
+    } catch (error) {
+      const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
+      throw new SandboxUnavailableError(`runsc could not start a sandbox: ${stderr.split('\n').slice(-3).join(' ') || (error as Error).message}`);
+    } finally {
+      rmSync(trial, { recursive: true, force: true });
+    }
+  }
+
+  async create(spec: SandboxSpec): Promise<Sandbox> {
+    if (this.live.has(spec.id)) throw new Error(`sandbox ${spec.id} already exists; destroy it first`);
+    const layout = this.hostLayout();
+    const grace = this.options.killGraceMs ?? 2_000;
+    const dir = await this.registry.register(spec.id, spec.workspaceId, this.name, grace);
+    const homeHostDir = join(dir, 'home');
+    mkdirSync(homeHostDir, { recursive: true, mode: 0o700 });
+    // gVisor checks permissions itself, as uid 1000: the writable dirs must be that user's.
+    for (const d of [spec.workspaceDir, spec.configDir, spec.tmpDir, homeHostDir]) chownTree(d, this.uid, this.gid);
+    const log = this.options.log.child({ sandboxId: spec.id, provider: this.name });
+    let tools: GvisorTools | undefined;
+    let limits: HostLimits | undefined;
+    if (spec.limits) {
+      tools = new GvisorTools({ runsc: this.runsc, containers: () => sandbox.containers(), timeoutS: spec.limits.toolTimeoutS, pids: spec.limits.pids, report: (e) => spec.onLimit?.(e), log });
+      try {
+        limits = HostLimits.create({
+          provider: this.name,
+          runtimeDir: this.options.runtimeDir,
+          cgroupRoot: this.options.cgroupRoot ?? '/sys/fs/cgroup',
+          id: spec.id,
+          // The host cgroup also counts gVisor's own threads (about a hundred per process spawned);
+          // the sandbox's processes are counted inside, by RLIMIT_NPROC.
+          limits: { ...spec.limits, pids: spec.limits.pids + GVISOR_HOST_THREADS },
+          writableDirs: [...new Set([spec.workspaceDir, spec.configDir, spec.tmpDir, homeHostDir])],
+          // On the host only runsc's own processes are visible: none of them is a tool.
+          protectedPids: (procs) => new Set(procs.map((p) => p.pid)),
+          killTools: () => void tools?.killAll(),
+          report: (event) => spec.onLimit?.(event),
+          log,
+        });
+      } catch (error) {
+        await this.registry.destroy(spec.id, grace);
+        throw error;
+      }
+    }
+    const sandbox: GvisorSandbox = new GvisorSandbox(
+      spec,
+      {
+        runsc: this.runsc,
+        layout,
+        rootfs: this.rootfs,
+        registry: this.registry,
+        dir,
+        homeHostDir,
+        homeDir: HOME,
+        uid: this.uid,
+        gid: this.gid,
+        gatewayPort: this.options.gatewayPort ?? 4747,
+        egressPort: this.options.egressPort ?? 3128,
+        readOnlyPaths: this.options.readOnlyPaths ?? [],
+        killGraceMs: grace,
+        maxLineBytes: MAX_LINE_BYTES,
+        log,
+        ...(limits ? { limits } : {}),
+        ...(tools ? { onContainerExit: (c: string, code: number | null) => tools?.exited(c, code) } : {}),
+      },
+      () => {
+        tools?.stop();
+        this.live.delete(spec.id);
+      },
+    );
+    tools?.start();
+    this.live.set(spec.id, sandbox);
+    return sandbox;
+  }
+
+  async list(): Promise<SandboxInfo[]> {
+    return this.registry.list().map((id) => ({ id, provider: this.name }));
+  }
+
+  async destroy(id: string): Promise<void> {
+    const sandbox = this.live.get(id);
+    if (sandbox) return sandbox.destroy();
+    // A sandbox of an earlier run: its runsc processes, its containers' state, its cgroup.
+    await this.registry.destroy(id, this.options.killGraceMs ?? 2_000);
+    for (const container of (await runscList(this.runsc).catch(() => [])).filter((c) => c.startsWith(`${id}.`))) {
+      await execFileAsync(this.runsc.path, runscArgs(this.runsc, ['kill', '--all', container, 'KILL']), { env: {} }).catch(() => undefined);
+      await execFileAsync(this.runsc.path, runscArgs(this.runsc, ['delete', '--force', container]), { env: {} }).catch(() => undefined);
+    }
+    await HostLimits.destroyLeftover({ provider: this.name, runtimeDir: this.options.runtimeDir, cgroupRoot: this.options.cgroupRoot ?? '/sys/fs/cgroup', id });
+  }
+}
+
+/** Gives `dir` and everything under it to uid:gid, skipping what already is theirs. Symlinks are not followed. */
+export function chownTree(dir: string, uid: number, gid: number): void {
+  const visit = (path: string): void => {
+    const st = lstatSync(path);
+    if (st.uid !== uid || st.gid !== gid) chownSync(path, uid, gid);
+    if (st.isDirectory()) for (const name of readdirSync(path)) visit(join(path, name));
+  };
+  visit(dir);
+}

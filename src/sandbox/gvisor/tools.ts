@@ -1,0 +1,117 @@
+import { execFile } from 'node:child_process';
+import type { Logger } from '../../logger.js';
+import type { LimitEvent } from '../provider.js';
+import { runscArgs, runscPs, type Runsc, type RunscProcess } from './runsc.js';
+
+/**
+ * Tools inside gVisor are not host processes: the watchdog finds them with
+ * `runsc ps` and kills them with `runsc kill --pid`. A container's init (the
+ * command spawn ran, pid 1) and the bridges (socat children of pid 1) are
+ * never tools. Ages are counted from when a process was first seen, so a
+ * tool is killed between `timeoutS` and `timeoutS` plus one poll.
+ */
+export class GvisorTools {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly firstSeen = new Map<string, number>();
+  /** Containers seen near their process limit: if one dies, the fork bomb took its CLI too. */
+  private readonly crowded = new Set<string>();
+  private busy = false;
+
+  constructor(
+    private readonly o: {
+      runsc: Runsc;
+      containers: () => string[];
+      timeoutS: number | null;
+      /** RLIMIT_NPROC inside: a container that reaches it is a fork bomb, and its tools are killed. */
+      pids: number;
+      report: (e: LimitEvent) => void;
+      log: Logger;
+      intervalMs?: number;
+    },
+  ) {}
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.tick(), this.o.intervalMs ?? 250);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private static tools(procs: RunscProcess[]): RunscProcess[] {
+    return procs.filter((p) => p.pid !== 1 && !(p.ppid === 1 && p.cmd === 'socat') && !procs.some((b) => b.pid === p.ppid && b.ppid === 1 && b.cmd === 'socat'));
+  }
+
+  private kill(container: string, pid: number): void {
+    execFile(this.o.runsc.path, runscArgs(this.o.runsc, ['kill', '--pid', String(pid), container, 'KILL']), { env: {} }, () => {});
+  }
+
+  /**
+   * A container's process ended. When it had been filling its process
+   * table, the CLI (whose threads count against RLIMIT_NPROC too) most
+   * likely died of it: say so.
+   */
+  exited(container: string, code: number | null): void {
+    if (this.crowded.delete(container) && code !== 0) {
+      this.o.report({
+        kind: 'pids',
+        message: `the sandbox ran into its limit of ${this.o.pids} processes (config.sandbox.pids) and its process was killed`,
+      });
+    }
+  }
+
+  /** Kills every tool of every container now (fork bomb, disk full), in rounds while new ones appear. */
+  async killAll(): Promise<void> {
+    for (let round = 0; round < 10; round++) {
+      let found = 0;
+      for (const container of this.o.containers()) {
+        const tools = GvisorTools.tools(await runscPs(this.o.runsc, container).catch(() => []));
+        found += tools.length;
+        for (const t of tools) this.kill(container, t.pid);
+      }
+      if (found === 0) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  private async tick(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      const now = Date.now();
+      const seen = new Set<string>();
+      for (const container of this.o.containers()) {
+        const procs = await runscPs(this.o.runsc, container).catch(() => []);
+        if (procs.length >= this.o.pids / 4) this.crowded.add(container);
+        if (procs.length >= this.o.pids - 1) {
+          await this.killAll();
+          this.o.report({
+            kind: 'pids',
+            message: `the sandbox reached its limit of ${this.o.pids} processes (config.sandbox.pids): further processes were refused and its tool processes were killed`,
+          });
+          continue;
+        }
+        if (this.o.timeoutS === null) continue;
+        const tools = GvisorTools.tools(procs);
+        for (const t of tools) {
+          const key = `${container}/${t.pid}`;
+          seen.add(key);
+          const first = this.firstSeen.get(key) ?? now;
+          this.firstSeen.set(key, first);
+          if (now - first >= this.o.timeoutS * 1000) {
+            this.kill(container, t.pid);
+            this.o.report({ kind: 'tool_timeout', message: `a tool ran longer than config.sandbox.tool_timeout_s (${this.o.timeoutS} s) and was killed: ${t.cmd}` });
+          }
+        }
+      }
+      for (const key of this.firstSeen.keys()) if (!seen.has(key)) this.firstSeen.delete(key);
+    } catch (error) {
+      this.o.log.warn({ err: error }, 'gvisor tool watchdog failed');
+    } finally {
+      this.busy = false;
+    }
+  }
+}

@@ -1,0 +1,34 @@
+import type { Logger } from '../logger.js';
+import { BwrapProvider } from './bwrap/provider.js';
+import { GvisorProvider } from './gvisor/provider.js';
+import { ProcessProvider } from './process/provider.js';
+import type { SandboxProvider } from './provider.js';
+
+export * from './provider.js';
+
+/** Providers agenthost can run; the first is the default. */
+export const sandboxProviderNames = ['bwrap', 'process', 'gvisor'] as const;
+export type SandboxProviderName = (typeof sandboxProviderNames)[number];
+
+export interface SandboxProviderOptions {
+  /**
+   * A directory the provider owns: its registry of live sandboxes (so a
+   * restarted server can destroy what a dead one left) and per-sandbox
+   * scratch such as HOME. One server per runtime directory.
+   */
+  runtimeDir: string;
+  log: Logger;
+  /** Where sandboxes' cgroups are made (the cgroup mount, or a delegated v2 directory). Default /sys/fs/cgroup. */
+  cgroupRoot?: string;
+}
+
+export function createSandboxProvider(name: SandboxProviderName, options: SandboxProviderOptions): SandboxProvider {
+  switch (name) {
+    case 'bwrap':
+      return new BwrapProvider(options);
+    case 'process':
+      return new ProcessProvider(options);
+    case 'gvisor':
+      return new GvisorProvider(options);
+  }
+}

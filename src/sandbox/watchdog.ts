@@ -1,0 +1,234 @@
+import { execFile } from 'node:child_process';
+import { readFileSync, readlinkSync } from 'node:fs';
+import type { Logger } from '../logger.js';
+import type { SandboxCgroup } from './cgroups/cgroup.js';
+import { readProcStat, type ProcStat } from './host-processes.js';
+import type { LimitEvent, SandboxLimits } from './provider.js';
+
+/**
+ * Watches one sandbox's cgroup and turns what the kernel did (an OOM kill, a
+ * refused fork) and what it cannot do (a wall-clock limit per tool, a disk
+ * quota on plain directories) into kills and reports.
+ *
+ * A "tool" is any process in the sandbox except those the provider names as
+ * protected: its own machinery and the commands `spawn` started (the Claude
+ * Code CLI). Tools are what get killed; the CLI sees its tool fail and goes
+ * on, and the user reads the report as a `session.error`.
+ */
+
+/** Linux's USER_HZ: /proc/<pid>/stat start times are in these ticks on every architecture agenthost runs on. */
+const TICKS_PER_SECOND = 100;
+
+export interface WatchedProc {
+  pid: number;
+  ppid: number;
+  /** Seconds since boot. */
+  startedAt: number;
+}
+
+/**
+ * Tools older than `timeoutS`, with their descendants (which may be younger
+ * but die with them): the pids to kill, and the over-age ones to name.
+ */
+export function timedOutTools(procs: WatchedProc[], protectedPids: ReadonlySet<number>, nowS: number, timeoutS: number): { kill: number[]; culprits: number[] } {
+  const children = new Map<number, number[]>();
+  for (const p of procs) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p.pid]);
+  const culprits = procs.filter((p) => !protectedPids.has(p.pid) && nowS - p.startedAt >= timeoutS).map((p) => p.pid);
+  const kill = new Set<number>();
+  const visit = (pid: number): void => {
+    if (kill.has(pid) || protectedPids.has(pid)) return;
+    kill.add(pid);
+    for (const c of children.get(pid) ?? []) visit(c);
+  };
+  for (const pid of culprits) visit(pid);
+  return { kill: [...kill], culprits };
+}
+
+export function uptimeSeconds(): number {
+  return Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+}
+
+export function commandLine(pid: number, max = 160): string {
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+    return cmd.length > max ? `${cmd.slice(0, max)}...` : cmd;
+  } catch {
+    return `pid ${pid}`;
+  }
+}
+
+export function exePath(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Bytes allocated on disk under `dirs` (hard links counted once, sparse holes not at all). */
+export function diskUsage(dirs: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    execFile('du', ['-s', '-c', '-B1', '--', ...dirs], { env: {}, maxBuffer: 1024 * 1024 }, (error, stdout) => {
+      // du exits 1 when a file vanished mid-walk; its total is still good.
+      const total = /^(\d+)\s+total$/m.exec(stdout);
+      if (total) resolve(Number(total[1]));
+      else reject(error ?? new Error(`du printed no total: ${stdout}`));
+    });
+  });
+}
+
+export interface WatchdogOptions {
+  limits: SandboxLimits;
+  cgroup: SandboxCgroup;
+  /** Host directories the sandbox writes, counted against `diskMib`. */
+  writableDirs: string[];
+  /** Host pids never killed as tools, given the sandbox's processes. */
+  protectedPids: (procs: ProcStat[]) => Set<number>;
+  report: (event: LimitEvent) => void;
+  log: Logger;
+  intervalMs?: number;
+  /** Least time between two disk scans; a slow scan stretches it. Default 2000. */
+  diskIntervalMs?: number;
+  /** Kills the tools when they are not host processes (gVisor); the count is then unknown. */
+  killTools?: () => void;
+}
+
+export class Watchdog {
+  private timer: NodeJS.Timeout | undefined;
+  private last = { oomKills: 0, pidsRefused: 0 };
+  private diskBusy = false;
+  private nextDiskAt = 0;
+  /** Usage when tools were last killed for disk, so deleting files (which needs a tool) is not punished. */
+  private diskKilledAt = 0;
+
+  constructor(private readonly o: WatchdogOptions) {}
+
+  start(): void {
+    if (this.timer) return;
+    this.last = this.o.cgroup.counters();
+    this.timer = setInterval(() => this.tick(), this.o.intervalMs ?? 500);
+    this.timer.unref();
+  }
+
+  /** Stops watching, after a last look at the kernel's counters (an OOM kill may have just ended everything). */
+  stop(): void {
+    if (this.timer) {
+      try {
+        this.checkCounters();
+      } catch {
+        // The cgroup is already gone.
+      }
+      clearInterval(this.timer);
+    }
+    this.timer = undefined;
+  }
+
+  private procs(): ProcStat[] {
+    return this.o.cgroup.pids().flatMap((pid) => readProcStat(pid) ?? []);
+  }
+
+  /**
+   * SIGKILLs every tool, in rounds while new ones appear (a fork bomb forks
+   * into the slots that kills free). Returns how many were killed.
+   */
+  killTools(): number {
+    if (this.o.killTools) {
+      this.o.killTools();
+      return -1;
+    }
+    let killed = 0;
+    for (let round = 0; round < 20; round++) {
+      const procs = this.procs();
+      const keep = this.o.protectedPids(procs);
+      const tools = procs.filter((p) => !keep.has(p.pid));
+      if (tools.length === 0) break;
+      for (const p of tools) {
+        try {
+          process.kill(p.pid, 'SIGKILL');
+          killed++;
+        } catch {
+          // Gone already.
+        }
+      }
+    }
+    return killed;
+  }
+
+  private tick(): void {
+    try {
+      this.checkCounters();
+      this.checkToolTimeout();
+      this.checkDisk();
+    } catch (error) {
+      this.o.log.warn({ err: error }, 'sandbox watchdog check failed');
+    }
+  }
+
+  private checkCounters(): void {
+    const now = this.o.cgroup.counters();
+    const { limits } = this.o;
+    if (now.pidsRefused > this.last.pidsRefused) {
+      const killed = this.killTools();
+      this.o.report({
+        kind: 'pids',
+        message: `the sandbox reached its limit of ${limits.pids} processes (config.sandbox.pids): further processes were refused and ${killed < 0 ? 'its tool processes' : `its ${killed} tool process(es)`} were killed`,
+      });
+    }
+    if (now.oomKills > this.last.oomKills) {
+      this.o.report({
+        kind: 'memory',
+        message: `the sandbox ran out of memory (config.sandbox.memory_mib: ${limits.memoryMib}): the kernel killed ${now.oomKills - this.last.oomKills} process(es)`,
+      });
+    }
+    // Read again: killing tools may itself have been refused forks' last gasp.
+    this.last = this.o.cgroup.counters();
+  }
+
+  private checkToolTimeout(): void {
+    const timeout = this.o.limits.toolTimeoutS;
+    if (timeout === null) return;
+    const procs = this.procs();
+    const watched = procs.map((p) => ({ pid: p.pid, ppid: p.ppid, startedAt: Number(p.startTime) / TICKS_PER_SECOND }));
+    const { kill, culprits } = timedOutTools(watched, this.o.protectedPids(procs), uptimeSeconds(), timeout);
+    if (kill.length === 0) return;
+    const named = culprits.slice(0, 1).map((pid) => commandLine(pid));
+    for (const pid of kill) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    }
+    this.o.report({
+      kind: 'tool_timeout',
+      message: `a tool ran longer than config.sandbox.tool_timeout_s (${timeout} s) and was killed with ${kill.length - 1} process(es) it started: ${named.join(', ')}`,
+    });
+  }
+
+  private checkDisk(): void {
+    if (this.diskBusy || Date.now() < this.nextDiskAt || this.o.writableDirs.length === 0) return;
+    this.diskBusy = true;
+    const started = Date.now();
+    const limit = this.o.limits.diskMib * 1024 * 1024;
+    void diskUsage(this.o.writableDirs)
+      .then((used) => {
+        if (used <= limit) {
+          this.diskKilledAt = 0;
+          return;
+        }
+        if (this.diskKilledAt !== 0 && used <= this.diskKilledAt) return;
+        this.diskKilledAt = used;
+        const killed = this.killTools();
+        this.o.report({
+          kind: 'disk',
+          message: `the sandbox's files reached ${Math.round(used / 1024 / 1024)} MiB, over config.sandbox.disk_mib (${this.o.limits.diskMib}): ${killed < 0 ? 'its tool processes' : `its ${killed} tool process(es)`} were killed; delete files to go on`,
+        });
+      })
+      .catch((error: unknown) => this.o.log.warn({ err: error }, 'disk usage check failed'))
+      .finally(() => {
+        this.diskBusy = false;
+        // A scan that takes long (a huge workspace) runs less often.
+        this.nextDiskAt = Date.now() + Math.max(this.o.diskIntervalMs ?? 2_000, (Date.now() - started) * 10);
+      });
+  }
+}

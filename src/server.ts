@@ -1,0 +1,259 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Cron } from 'croner';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './api/app.js';
+import { registerAgentRoutes } from './api/routes/agents.js';
+import { registerConsoleRoutes } from './api/routes/console.js';
+import { registerEnvironmentRoutes } from './api/routes/environments.js';
+import { registerFileRoutes } from './api/routes/files.js';
+import { registerHookRoutes } from './api/routes/hooks.js';
+import { registerLimits } from './api/routes/limits.js';
+import { registerMetricsRoute } from './api/routes/metrics.js';
+import { registerPreviewProxy, registerPreviewRoutes } from './api/routes/previews.js';
+import { registerSessionRoutes } from './api/routes/sessions.js';
+import { registerRequestTracing } from './api/routes/tracing.js';
+import { registerWebhookRoutes } from './api/routes/webhooks.js';
+import { registerWorkspaceRoutes } from './api/routes/workspace.js';
+import { registerTriggerRoutes } from './api/routes/triggers.js';
+import type { Config } from './config/config.js';
+import { BlobStore } from './files/blobs.js';
+import { mountOnFirstStart } from './files/mount.js';
+import { collectOutputs } from './files/outputs.js';
+import { FileService } from './files/service.js';
+import { createEgressProxy, withEgress } from './egress/index.js';
+import { createModelGateway, type ModelGateway } from './gateway/index.js';
+import type { Logger } from './logger.js';
+import { BudgetService } from './ops/budget.js';
+import { CliVersions } from './ops/cli-versions.js';
+import { CostMeter } from './ops/cost.js';
+import { MeteredEventLog } from './ops/event-metrics.js';
+import { NetnsBridges } from './ops/netns-bridge.js';
+import { ConnectionLimiter, RateLimiter } from './ops/limits.js';
+import { createOtlpTracing } from './ops/otel.js';
+import { loadPriceTable } from './ops/pricing.js';
+import { PreviewService } from './ops/previews.js';
+import { PromMetrics } from './ops/prom-metrics.js';
+import { providerChecks } from './ops/readiness.js';
+import { NoopTracing, type Tracing } from './ops/tracing.js';
+import { WebhookService } from './ops/webhooks.js';
+import { AgentService } from './resources/agents.js';
+import { EnvironmentService } from './resources/environments.js';
+import { createSandboxProvider, type SandboxProviderName } from './sandbox/index.js';
+import type { SandboxProvider } from './sandbox/provider.js';
+import { SessionEngine } from './sessions/engine.js';
+import { EventLog } from './sessions/event-log.js';
+import { SessionService } from './sessions/service.js';
+import { openStore } from './store/index.js';
+import { TranscriptStore } from './store/session-store.js';
+import { LocalDirBlobStore, restoreSnapshot, saveSnapshot, snapshotKey } from './lifecycle/blob/index.js';
+import type { Store } from './store/store.js';
+import { TriggerService } from './triggers/service.js';
+
+export interface Server {
+  /** Base URL of the API, e.g. http://127.0.0.1:4100 */
+  url: string;
+  app: FastifyInstance;
+  store: Store;
+  engine: SessionEngine;
+  gateway: ModelGateway;
+  /** Stops sessions, the API, the gateway and the store, in that order. */
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root: reads nothing but `config`, chooses the backends and
+ * wires them. `bin/agenthost serve` and the end-to-end tests both start here.
+ */
+export interface StartOptions {
+  /** A store opened by the caller (tests use one per PostgreSQL schema); closed with the server. */
+  store?: Store;
+}
+
+export async function startServer(config: Readonly<Config>, log: Logger, options: StartOptions = {}): Promise<Server> {
+  await mkdir(config.dataDir, { recursive: true });
+  const runtimeDir = join(config.dataDir, 'run');
+  await mkdir(runtimeDir, { recursive: true });
+  const prices = await loadPriceTable(config.pricesFile, config.sandboxUsdPerHour);
+  const store = options.store ?? (await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log }));
+
+  const providers = new Map<string, SandboxProvider>();
+  const names: SandboxProviderName[] = [...(config.allowProcessProvider ? (['bwrap', 'process'] as const) : (['bwrap'] as const)), ...config.sandboxProviders];
+  if (!names.includes(config.defaultProvider)) names.push(config.defaultProvider);
+  for (const name of names) {
+    const provider = createSandboxProvider(name, { runtimeDir, log, cgroupRoot: config.cgroupRoot });
+    try {
+      await provider.check();
+      providers.set(name, provider);
+    } catch (error) {
+      if (name === config.defaultProvider) {
+        await store.close();
+        throw error;
+      }
+      log.warn({ provider: name, err: error }, 'sandbox provider unavailable');
+    }
+  }
+
+  const metrics = new PromMetrics();
+  const tracing: Tracing = config.otlpEndpoint ? createOtlpTracing(config.otlpEndpoint) : new NoopTracing();
+  const webhooks = new WebhookService({ store, log: log.child({ component: 'webhooks' }), ...config.webhooks });
+  const events: EventLog = new MeteredEventLog(store, metrics, [tracing, webhooks]);
+  const meter = new CostMeter({ store, prices, metrics, log });
+  const cliVersions = new CliVersions({ dataDir: config.dataDir, range: config.cli.range, registry: config.cli.registry });
+  const budgets = new BudgetService({ store, metrics, onRefused: (workspaceId, reason) => webhooks.budgetRefused(workspaceId, reason) });
+  // The engine and the gateway refer to each other: the gateway reports
+  // model requests to the engine, the engine opens gateway sessions.
+  let engine: SessionEngine | undefined;
+  const gateway = await createModelGateway({
+    upstreamBaseUrl: config.upstream.baseUrl,
+    upstreamApiKey: config.upstream.apiKey,
+    upstreamAuthToken: config.upstream.authToken,
+    socketDir: join(runtimeDir, 'gateway'),
+    log: log.child({ component: 'gateway' }),
+    onRequest: (info) => {
+      tracing.modelRequestStarted(info);
+      void engine?.modelRequestStarted(info).catch((error: unknown) => log.warn({ err: error }, 'span start failed'));
+    },
+    onResponse: (info) => {
+      metrics.modelRequest({ model: info.model ?? 'unknown', status: info.status, seconds: info.durationMs / 1000, usage: info.usage, ...(info.error ? { errorType: info.error.type } : {}) });
+      tracing.modelRequestEnded({ requestId: info.requestId, status: info.status, model: info.model, usage: info.usage, error: info.error ? `${info.error.type}: ${info.error.message}` : undefined });
+      void engine
+        ?.modelRequestEnded({ sessionId: info.sessionId, requestId: info.requestId, status: info.status, model: info.model, usage: info.usage, ...(info.error ? { error: `${info.error.type}: ${info.error.message}` } : {}) })
+        .catch((error: unknown) => log.warn({ err: error }, 'span end failed'));
+    },
+  });
+
+  const blobs = new BlobStore(join(config.dataDir, 'files'));
+  await blobs.init();
+  const files = new FileService({ store, blobs, log });
+
+  // Sandboxes' only network: a proxy per session that enforces its environment's allowlist.
+  const egress = await createEgressProxy({ socketDir: join(runtimeDir, 'egress'), log: log.child({ component: 'egress' }) });
+
+  const snapshotBlobs = new LocalDirBlobStore(join(config.dataDir, 'blobs'));
+  engine = new SessionEngine({
+    store,
+    events,
+    log,
+    providers,
+    defaultProvider: config.defaultProvider,
+    gateway: withEgress(gateway, egress),
+    dataDir: config.dataDir,
+    maxTurns: config.maxTurns,
+    defaultModel: config.defaultModel,
+    sweepIntervalMs: config.reaperIntervalMs,
+    transcripts: new TranscriptStore(store),
+    // Hibernated workspaces, as tar.gz blobs (a directory here; the interface admits S3).
+    snapshots: {
+      save: async (id, dir) => void (await saveSnapshot(snapshotBlobs, id, dir)),
+      restore: (id, dir) => restoreSnapshot(snapshotBlobs, id, dir),
+      delete: async (id) => void (await snapshotBlobs.delete(snapshotKey(id))),
+    },
+    metrics,
+    meter,
+    admitTurn: (session) => budgets.refusal(session.workspaceId),
+    maxLiveSessionsPerWorkspace: config.limits.liveSessionsPerWorkspace,
+    claudeExecutable: () => cliVersions.executable(),
+    // An ephemeral task's outputs/ become files scoped to its session.
+    onTaskFinished: async (ref, dir) => void (await collectOutputs({ files, log }, ref, dir)),
+    prepareWorkspace: (session, dir) => mountOnFirstStart({ store, blobs, log, events }, session, dir),
+  });
+  const running = engine;
+  metrics.observeSessions(() => running.liveSessions());
+  const bridges = new NetnsBridges({ dir: join(runtimeDir, 'previews'), log: log.child({ component: 'previews' }) });
+  await bridges.init();
+  let publicUrl = config.publicUrl ?? '';
+  const previewBase = config.previewBaseUrl ? new URL(config.previewBaseUrl) : undefined;
+  const previews = new PreviewService({
+    store,
+    engine: running,
+    bridges,
+    log: log.child({ component: 'previews' }),
+    urlOf: (token) => (previewBase ? `${previewBase.protocol}//${token}.${previewBase.host}/` : `${publicUrl}/previews/${token}/`),
+  });
+  await engine.recover();
+  engine.startReaper();
+
+  const agents = new AgentService({ store });
+  const environments = new EnvironmentService({ store, providers: [...providers.keys()], defaultProvider: config.defaultProvider });
+  const sessions = new SessionService({ store, events, engine, providers: new Set(providers.keys()) });
+  const triggers = new TriggerService({ store, sessions, log });
+
+  const app = await buildApp({
+    log,
+    store,
+    bodyLimit: config.bodyLimit,
+    metrics,
+    checks: providerChecks(providers, config.defaultProvider),
+    hooks: (root: FastifyInstance) => {
+      if (config.otlpEndpoint) registerRequestTracing(root, tracing);
+      registerPreviewProxy(root, previews, { domain: previewBase?.hostname, log });
+    },
+    routes: async (v1) => {
+      registerAgentRoutes(v1, agents);
+      registerEnvironmentRoutes(v1, environments);
+      registerSessionRoutes(v1, { sessions, events });
+      registerWorkspaceRoutes(v1, budgets);
+      registerWebhookRoutes(v1, webhooks);
+      registerPreviewRoutes(v1, previews);
+      const { ratePerS, burst, streamsPerKey, liveSessionsPerWorkspace } = config.limits;
+      registerLimits(v1, {
+        metrics,
+        rate: ratePerS > 0 ? { limiter: new RateLimiter(ratePerS, burst), ratePerS, burst } : undefined,
+        streams: streamsPerKey > 0 ? { limiter: new ConnectionLimiter(streamsPerKey), max: streamsPerKey } : undefined,
+        liveSessions: liveSessionsPerWorkspace > 0 ? { max: liveSessionsPerWorkspace, engine: running } : undefined,
+      });
+      await registerFileRoutes(v1, { files, maxUploadBytes: config.fileSizeLimit });
+      registerTriggerRoutes(v1, triggers);
+    },
+  });
+  await registerHookRoutes(app, triggers);
+  registerMetricsRoute(app, { exporter: metrics, token: config.metricsToken });
+  // The web console at `/`: static files; it uses the /v1 API like any client.
+  await registerConsoleRoutes(app);
+  await app.listen({ port: config.port, host: config.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = `http://${host}:${port}`;
+  log.info({ url, dataDir: config.dataDir, store: config.databaseUrl ? 'postgres' : 'sqlite', providers: [...providers.keys()] }, 'agenthost listening');
+  webhooks.start();
+  publicUrl = config.publicUrl ?? url;
+  previews.start();
+  // Minor and patch updates of Claude Code are safe to apply on a schedule; majors wait for `cli update --major`.
+  const cliUpdates = config.cli.updateSchedule
+    ? new Cron(config.cli.updateSchedule, { timezone: 'UTC', protect: true }, async () => {
+        try {
+          const result = await cliVersions.update();
+          if (result.changed) log.info({ version: result.version }, 'installed a newer Claude Code for new sessions');
+          if (result.skippedMajor) log.info({ version: result.skippedMajor }, 'a new major Claude Code is available: agenthost cli update --major');
+        } catch (error) {
+          log.warn({ err: error }, 'scheduled Claude Code update failed');
+        }
+      })
+    : undefined;
+  // Fires what came due while no server ran, once per trigger.
+  await triggers.start();
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    app,
+    store,
+    engine,
+    gateway,
+    close: () =>
+      (closing ??= (async () => {
+        await triggers.stop();
+        await engine.shutdown();
+        await app.close();
+        await gateway.close();
+        await egress.close();
+        cliUpdates?.stop();
+        previews.stop();
+        await webhooks.stop();
+        await tracing.shutdown();
+        await store.close();
+      })()),
+  };
+}

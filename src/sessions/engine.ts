@@ -1,0 +1,695 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LiveSession, type SessionDirs } from '../agent/live-session.js';
+import { idleDraft, sessionError } from '../agent/mapping.js';
+import { TOOL_NAMES, planTools } from '../agent/tools.js';
+import type { SessionStore } from '@anthropic-ai/claude-agent-sdk';
+import type { Logger } from '../logger.js';
+import { addCost, type CostMeter } from '../ops/cost.js';
+import { NoopMetrics, type LiveSessionSample, type Metrics } from '../ops/metrics.js';
+import type { SandboxLimits, SandboxProvider } from '../sandbox/provider.js';
+import type { Json, JsonObject, SessionRecord, Store } from '../store/store.js';
+import { newId } from '../ids.js';
+import { sandboxLimitsOf } from '../resources/environment-body.js';
+import { PathLocks, checkSharedWrite } from '../lifecycle/path-locks.js';
+import type { EventLog, SessionRef } from './event-log.js';
+
+/** The part of the model gateway the engine uses. */
+export interface SessionGateway {
+  /**
+   * Opens the session's model endpoint and, given its environment's
+   * `networking`, its egress proxy socket (the sandbox's only other way out).
+   */
+  openSession(
+    sessionId: string,
+    network?: { networking: JsonObject | undefined; mcpServerUrls: string[] },
+  ): Promise<{ token: string; socketPath: string; url: string; egressSocket?: string }>;
+  closeSession(sessionId: string): Promise<void>;
+}
+
+export interface ModelRequestStart {
+  sessionId: string;
+  requestId: string;
+}
+
+export interface ModelRequestEnd {
+  sessionId: string;
+  requestId: string;
+  status: number;
+  /** The model the response named, else the one requested. */
+  model?: string | undefined;
+  usage: { input_tokens: number; output_tokens: number; cache_creation_input_tokens: number; cache_read_input_tokens: number };
+  error?: string;
+}
+
+/** Saves and restores a session's workspace while it hibernates (a blob store behind it). */
+export interface WorkspaceSnapshots {
+  save(sessionId: string, dir: string): Promise<void>;
+  /** Restores into `dir` (created); false when there is no snapshot. */
+  restore(sessionId: string, dir: string): Promise<boolean>;
+  delete(sessionId: string): Promise<void>;
+}
+
+/** A session's lifecycle policy, from its environment's `config.lifecycle`. */
+export interface LifecyclePolicy {
+  pattern: 'ephemeral' | 'long_running' | 'hybrid' | 'shared';
+  idle_timeout_s: number | null;
+  max_lifetime_s: number | null;
+}
+
+export interface EngineOptions {
+  store: Store;
+  events: EventLog;
+  log: Logger;
+  providers: ReadonlyMap<string, SandboxProvider>;
+  defaultProvider: string;
+  gateway: SessionGateway;
+  dataDir: string;
+  maxTurns: number;
+  defaultModel: string;
+  /** Where hibernating sessions keep their workspace. Without it, workspaces stay on local disk. */
+  snapshots?: WorkspaceSnapshots;
+  /** How often the idle reaper looks at live sessions. Default 5 s. */
+  sweepIntervalMs?: number;
+  /**
+   * Where Claude Code transcripts are mirrored. With it, hibernation also
+   * removes the local config dir: a restored session is hydrated from the store.
+   */
+  transcripts?: SessionStore;
+  /** Start and resume durations, sandbox time. Default: none recorded. */
+  metrics?: Metrics;
+  /** Prices and records tokens and sandbox time; the session body keeps its running cost. */
+  meter?: CostMeter;
+  /** Asked before a message starts or joins a turn (workspace budgets): a reason refuses it. */
+  admitTurn?: (session: SessionRecord) => Promise<string | null>;
+  /** Sessions of one workspace that may hold a sandbox at once; 0 or absent is no limit. */
+  maxLiveSessionsPerWorkspace?: number;
+  /** The Claude Code executable a new process starts with (the version policy); undefined is the SDK's own. */
+  claudeExecutable?: () => Promise<string | undefined>;
+  /** Runs when an ephemeral session's task has ended, before its sandbox goes (collects outputs). */
+  onTaskFinished?: (ref: SessionRef, workspaceDir: string) => Promise<void>;
+  /**
+   * Runs before every sandbox start of a session, once its directories exist
+   * (places file resources). `dir` is where the agent starts: its workspace,
+   * or its own directory in a shared one. A failure fails the start.
+   */
+  prepareWorkspace?: (session: SessionRecord, dir: string) => Promise<void>;
+}
+
+type SandboxState = 'starting' | 'live' | 'hibernated' | 'destroyed';
+
+const DEFAULT_LIFECYCLE: LifecyclePolicy = { pattern: 'hybrid', idle_timeout_s: 300, max_lifetime_s: 4 * 3600 };
+
+export function lifecycleOf(environmentBody: JsonObject): LifecyclePolicy {
+  const lc = (environmentBody.config as JsonObject | undefined)?.lifecycle as Partial<LifecyclePolicy> | undefined;
+  return lc?.pattern ? { ...DEFAULT_LIFECYCLE, ...lc } as LifecyclePolicy : DEFAULT_LIFECYCLE;
+}
+
+/**
+ * Owns every live session: starts its sandbox and Claude Code process on the
+ * first message, routes messages, confirmations and interrupts to it, turns
+ * the gateway's observations into span events and usage, and tears it down.
+ *
+ * Control operations on one session run one at a time (a promise chain per
+ * session), so a burst of messages starts one process, not several.
+ */
+export class SessionEngine {
+  private readonly live = new Map<string, LiveSession>();
+  private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly spans = new Map<string, string>();
+  private readonly boundWorkspaces = new Map<string, string>();
+  /** Sessions whose workspace is their environment's shared one: session id → environment id. */
+  private readonly sharedWorkspaces = new Map<string, string>();
+  private readonly locks = new PathLocks();
+  private readonly preapprovals = new Map<string, { claudeName: string; input: JsonObject }>();
+  private readonly lifecycles = new Map<string, LifecyclePolicy>();
+  private reaper: NodeJS.Timeout | undefined;
+  /** Live sessions' sandbox clocks: provider and the instant up to which their time was counted. */
+  /** Sessions whose sandbox is starting: session id → workspace id (they count toward the quota). */
+  private readonly starting = new Map<string, string>();
+  private readonly sandboxClocks = new Map<string, { ref: SessionRef; provider: string; sinceMs: number }>();
+  private readonly log: Logger;
+  private readonly metrics: Metrics;
+
+  constructor(private readonly o: EngineOptions) {
+    this.log = o.log.child({ component: 'engine' });
+    this.metrics = o.metrics ?? new NoopMetrics();
+  }
+
+  /** The sessions this server runs, for the sessions gauge. */
+  *liveSessions(): Iterable<LiveSessionSample> {
+    for (const [id, live] of this.live) {
+      const pattern = this.lifecycles.get(id)?.pattern ?? DEFAULT_LIFECYCLE.pattern;
+      yield { state: !live.busy ? 'idle' : live.idleSince !== null ? 'waiting' : 'running', pattern };
+    }
+  }
+
+  /**
+   * Counts sandbox time since it was last counted (when at least
+   * `minSeconds` have passed); `final` when the sandbox goes.
+   */
+  private async accrueSandbox(sessionId: string, final: boolean, minSeconds = 0): Promise<void> {
+    const clock = this.sandboxClocks.get(sessionId);
+    if (!clock) return;
+    const now = Date.now();
+    const seconds = Math.max(0, now - clock.sinceMs) / 1000;
+    if (!final && seconds < minSeconds) return;
+    if (final) this.sandboxClocks.delete(sessionId);
+    clock.sinceMs = now;
+    this.metrics.sandboxTime({ provider: clock.provider, seconds });
+    const meter = this.o.meter;
+    if (!meter) return;
+    try {
+      const usd = await meter.sandbox(clock.ref, clock.provider, seconds);
+      const next = final ? null : { since: new Date(now).toISOString(), usd_per_hour: meter.sandboxUsdPerHour(clock.provider) };
+      await this.o.events.update(clock.ref, (s) => ({ body: addCost(s.body, { sandbox_usd: usd }, next) }));
+    } catch (error) {
+      this.log.warn({ err: error, sessionId }, 'could not record sandbox time');
+    }
+  }
+
+  providerFor(environmentBody: JsonObject): string {
+    const sandbox = (environmentBody.config as JsonObject | undefined)?.sandbox as JsonObject | undefined;
+    return typeof sandbox?.provider === 'string' ? sandbox.provider : this.o.defaultProvider;
+  }
+
+  /** Hands committed user.message content to the session's process, starting it if needed. */
+  deliver(session: SessionRecord, content: Json[]): Promise<void> {
+    return this.serialized(session.id, () => this.deliverNow(session, content));
+  }
+
+  private async deliverNow(session: SessionRecord, content: Json[]): Promise<void> {
+    const refusal = await this.o.admitTurn?.(session);
+    if (refusal) {
+      await this.o.events.append(session, [sessionError('budget_exceeded', refusal), idleDraft({ type: 'budget_reached' })], () => ({ status: 'idle' }));
+      return;
+    }
+    try {
+      const live = await this.ensureLive(session);
+      await live.enqueue(content);
+    } catch (error) {
+      this.log.error({ err: error, sessionId: session.id }, 'could not start the session');
+      await this.o.events.append(
+        session,
+        [sessionError('unknown_error', `could not start the session's sandbox: ${(error as Error).message}`), idleDraft({ type: 'retries_exhausted' })],
+        (s) => ({ status: 'idle', body: withRuntime(s.body, { sandbox_state: 'destroyed' }) }),
+      );
+    }
+  }
+
+
+  /**
+   * Event ids of tool uses waiting for confirmation. A session without a
+   * process (hibernated, or the server restarted) is still waiting for the
+   * calls its last `requires_action` named and nobody answered.
+   */
+  async waitingToolUses(session: SessionRecord): Promise<string[]> {
+    const live = this.live.get(session.id);
+    if (live && !live.isEnded) return live.waitingToolUses();
+    const recent = await this.o.store.listEvents(session.id, {
+      limit: 500,
+      order: 'desc',
+      types: ['session.status_idle', 'user.tool_confirmation', 'agent.tool_result', 'session.status_running'],
+    });
+    const answered = new Set<string>();
+    for (const e of recent.items) {
+      if (e.type === 'user.tool_confirmation' || e.type === 'agent.tool_result') answered.add(String(e.body.tool_use_id));
+      else if (e.type === 'session.status_running') continue;
+      else {
+        const stop = e.body.stop_reason as { type?: string; event_ids?: string[] } | undefined;
+        if (stop?.type !== 'requires_action') return [];
+        return (stop.event_ids ?? []).filter((id) => !answered.has(id));
+      }
+    }
+    return [];
+  }
+
+  /** Whether the session holds a sandbox now (or is getting one). */
+  isLive(sessionId: string): boolean {
+    const live = this.live.get(sessionId);
+    return (live !== undefined && !live.isEnded) || this.starting.has(sessionId);
+  }
+
+  /** Sessions of the workspace that hold a sandbox or are getting one. */
+  liveCount(workspaceId: string): number {
+    let n = 0;
+    for (const live of this.live.values()) if (live.ref.workspaceId === workspaceId && !live.isEnded) n++;
+    for (const [id, ws] of this.starting) if (ws === workspaceId && !this.live.has(id)) n++;
+    return n;
+  }
+
+  /** Starts the session's sandbox and process without a message (a port preview wakes it). */
+  wake(session: SessionRecord): Promise<void> {
+    return this.serialized(session.id, async () => void (await this.ensureLive(session)));
+  }
+
+  /** The live session's sandbox provider and the host pid of its process, when it has one. */
+  sandboxProcess(sessionId: string): { provider: string; pid: number } | undefined {
+    const live = this.live.get(sessionId);
+    const clock = this.sandboxClocks.get(sessionId);
+    return live && !live.isEnded && live.pid !== undefined && clock ? { provider: clock.provider, pid: live.pid } : undefined;
+  }
+
+  isBusy(sessionId: string): boolean {
+    return this.live.get(sessionId)?.busy ?? false;
+  }
+
+  /**
+   * Answers a waiting tool call. When the process that asked is gone, the
+   * call never ran: the answer goes to a restored process as a message, and
+   * an approved call is allowed once without asking when the agent makes it
+   * again, so it runs exactly once.
+   */
+  confirm(session: SessionRecord, toolUseEventId: string, allow: boolean, denyMessage?: string | null): Promise<boolean> {
+    return this.serialized(session.id, async () => {
+      const live = this.live.get(session.id);
+      if (live && !live.isEnded) return live.confirm(toolUseEventId, allow, denyMessage);
+      const toolUse = await this.o.store.getEvent(session.id, toolUseEventId);
+      if (!toolUse) return false;
+      const name = String(toolUse.body.name);
+      const input = (toolUse.body.input as JsonObject | undefined) ?? {};
+      const text = allow
+        ? `The user approved your ${name} call with input ${JSON.stringify(input)}. It has not run: the session was restored while it waited for approval. Make the call again if you still need it.`
+        : `The user denied your ${name} call${denyMessage ? `: ${denyMessage}` : '.'} It did not run.`;
+      if (allow) this.preapprovals.set(session.id, { claudeName: claudeToolName(name), input });
+      await this.deliverNow(session, [{ type: 'text', text }]);
+      return true;
+    });
+  }
+
+  /** Interrupts without waiting behind queued control operations. */
+  async interrupt(sessionId: string): Promise<void> {
+    await this.live.get(sessionId)?.interrupt();
+  }
+
+  /** Stops the session's process and destroys its sandbox. Idempotent. */
+  stop(ref: SessionRef): Promise<void> {
+    return this.serialized(ref.id, async () => {
+      const live = this.live.get(ref.id);
+      if (!live) return;
+      this.live.delete(ref.id);
+      await this.accrueSandbox(ref.id, true);
+      this.lifecycles.delete(ref.id);
+      this.releaseLocks(ref.id);
+      await live.close();
+      await this.o.gateway.closeSession(ref.id);
+      await this.o.events.update(ref, (s) => ({ body: withRuntime(s.body, { sandbox_state: 'destroyed' }) })).catch(() => null);
+    });
+  }
+
+  /**
+   * Makes a host directory the session's workspace instead of one under the
+   * data dir. Only in-process callers (`agenthost run`) use this; API clients
+   * can never choose host paths.
+   */
+  bindWorkspace(sessionId: string, dir: string): void {
+    this.boundWorkspaces.set(sessionId, dir);
+  }
+
+  /** Removes a session's files after it was deleted. */
+  async removeFiles(sessionId: string): Promise<void> {
+    await rm(this.dirsFor(sessionId).root, { recursive: true, force: true });
+    this.boundWorkspaces.delete(sessionId);
+    this.sharedWorkspaces.delete(sessionId);
+    await this.o.snapshots?.delete(sessionId);
+  }
+
+  /** Stops every live session (server shutdown). */
+  async shutdown(): Promise<void> {
+    if (this.reaper) clearInterval(this.reaper);
+    const ids = [...this.live.keys()];
+    await Promise.all(
+      ids.map(async (id) => {
+        const live = this.live.get(id);
+        this.live.delete(id);
+        await this.accrueSandbox(id, true);
+        await live?.close().catch((error: unknown) => this.log.warn({ err: error, sessionId: id }, 'close failed'));
+        await this.o.gateway.closeSession(id).catch(() => undefined);
+      }),
+    );
+  }
+
+  /**
+   * Start-up recovery: sandboxes an earlier run left behind are destroyed and
+   * turns it was running end with an error the user can read.
+   */
+  async recover(): Promise<void> {
+    for (const provider of this.o.providers.values()) {
+      for (const info of await provider.list().catch(() => [])) {
+        this.log.info({ sandbox: info.id, provider: provider.name }, 'destroying a sandbox left by an earlier run');
+        await provider.destroy(info.id).catch((error: unknown) => this.log.warn({ err: error }, 'could not destroy a leftover sandbox'));
+      }
+    }
+    for (const session of await this.o.store.listSessionsByStatus(['idle'])) {
+      const state = (session.body.runtime as JsonObject | undefined)?.sandbox_state;
+      if (state === 'live' || state === 'starting') {
+        await this.o.events.update(session, (s) => ({ body: withRuntime(s.body, { sandbox_state: 'destroyed' }) }));
+      }
+    }
+    for (const session of await this.o.store.listSessionsByStatus(['running', 'rescheduling'])) {
+      await this.o.events.append(
+        session,
+        [sessionError('unknown_error', 'agenthost restarted while this turn was running; send a message to continue', 'exhausted'), idleDraft({ type: 'retries_exhausted' })],
+        (s) => ({ status: 'idle', body: withRuntime(s.body, { sandbox_state: 'destroyed' }) }),
+      );
+    }
+  }
+
+  /** Starts the idle reaper. */
+  startReaper(): void {
+    if (this.reaper) return;
+    this.reaper = setInterval(() => void this.sweep().catch((error: unknown) => this.log.error({ err: error }, 'sweep failed')), this.o.sweepIntervalMs ?? 5_000);
+    this.reaper.unref();
+  }
+
+  /**
+   * One pass of the idle reaper. The idle clock runs only between turns: a
+   * turn in progress (model time, a long tool, a pending confirmation) is
+   * never idle. `max_lifetime_s` bounds the sandbox however busy it is.
+   */
+  async sweep(now = Date.now()): Promise<void> {
+    for (const [id, live] of [...this.live]) {
+      await this.accrueSandbox(id, false, 60);
+      const lc = this.lifecycles.get(id) ?? DEFAULT_LIFECYCLE;
+      if (lc.max_lifetime_s !== null && now - live.startedAtMs >= lc.max_lifetime_s * 1000) {
+        if (live.busy) {
+          await live.interrupt();
+          await this.o.events.append(live.ref, [sessionError('unknown_error', `the sandbox reached its max_lifetime_s of ${lc.max_lifetime_s} s; the turn was stopped. Send a message to continue in a fresh sandbox.`)]);
+        }
+        await this.hibernate(live.ref, 'max_lifetime');
+        continue;
+      }
+      const idleSince = live.idleSince;
+      if (lc.idle_timeout_s !== null && idleSince !== null && now - idleSince >= lc.idle_timeout_s * 1000) {
+        await this.hibernate(live.ref, 'idle');
+      }
+    }
+  }
+
+  /**
+   * Hibernates a live session: its process and sandbox are destroyed, its
+   * workspace is saved (to the snapshot store when there is one) and its
+   * transcript stays where Claude Code and the transcript store keep it. The
+   * next message or confirmation restores it. No-op when not live or busy.
+   */
+  hibernate(ref: SessionRef, reason: 'idle' | 'max_lifetime' | 'request' = 'request'): Promise<boolean> {
+    return this.serialized(ref.id, async () => {
+      const live = this.live.get(ref.id);
+      // Idle, or paused for a confirmation (which a restored session still accepts).
+      if (!live || (live.idleSince === null && reason !== 'max_lifetime')) return false;
+      const started = Date.now();
+      this.live.delete(ref.id);
+      await this.accrueSandbox(ref.id, true);
+      this.lifecycles.delete(ref.id);
+      await live.close({ quiet: live.idleSince !== null });
+      await this.o.gateway.closeSession(ref.id);
+      const dirs = this.dirsFor(ref.id);
+      this.releaseLocks(ref.id);
+      if (this.o.snapshots && this.ownsWorkspace(ref.id)) {
+        await this.o.snapshots.save(ref.id, dirs.workspace);
+        await rm(dirs.workspace, { recursive: true, force: true });
+      }
+      await rm(dirs.tmp, { recursive: true, force: true });
+      if (this.o.transcripts) await rm(dirs.config, { recursive: true, force: true });
+      await this.o.events.update(ref, (s) => ({
+        body: withRuntime(s.body, { sandbox_state: 'hibernated', hibernated_at: new Date().toISOString() }),
+      }));
+      this.log.info({ sessionId: ref.id, reason, ms: Date.now() - started }, 'session hibernated');
+      return true;
+    });
+  }
+
+  /** Gateway hook: a model request from a session's sandbox has started. */
+  async modelRequestStarted(info: ModelRequestStart): Promise<void> {
+    const ref = this.refFor(info.sessionId);
+    if (!ref) return;
+    // The id is known before the append resolves: a fast response may end
+    // while the start is still being committed.
+    const id = newId('sevt');
+    this.spans.set(info.requestId, id);
+    await this.o.events.append(ref, [{ id, type: 'span.model_request_start' }]);
+  }
+
+  /** Gateway hook: that request has finished; its usage counts toward the session. */
+  async modelRequestEnded(info: ModelRequestEnd): Promise<void> {
+    const ref = this.refFor(info.sessionId);
+    const startId = this.spans.get(info.requestId);
+    this.spans.delete(info.requestId);
+    if (!ref || !startId) return;
+    const u = info.usage;
+    const usd = this.o.meter
+      ? await this.o.meter.tokens(ref, info.model, u).catch((error: unknown) => {
+          this.log.warn({ err: error, sessionId: ref.id }, 'could not record token usage');
+          return 0;
+        })
+      : 0;
+    await this.o.events.append(
+      ref,
+      [
+        {
+          type: 'span.model_request_end',
+          fields: {
+            model_request_start_id: startId,
+            is_error: info.status >= 400 || info.error !== undefined,
+            model_usage: {
+              input_tokens: u.input_tokens,
+              output_tokens: u.output_tokens,
+              cache_creation_input_tokens: u.cache_creation_input_tokens,
+              cache_read_input_tokens: u.cache_read_input_tokens,
+            },
+          },
+        },
+      ],
+      (s) => ({ body: addCost({ ...s.body, usage: addUsage(s.body.usage as JsonObject | undefined, u) }, { tokens_usd: usd }) }),
+    );
+  }
+
+  private refFor(sessionId: string): SessionRef | null {
+    return this.live.get(sessionId)?.ref ?? null;
+  }
+
+  /**
+   * A session's directories. Sessions of `shared` and `long_running`
+   * environments share their environment's workspace, each starting in its
+   * own directory in it; everyone else has a workspace of their own.
+   */
+  private dirsFor(sessionId: string): SessionDirs {
+    const root = join(this.o.dataDir, 'sessions', sessionId);
+    const envId = this.sharedWorkspaces.get(sessionId);
+    if (envId) {
+      const workspace = join(this.o.dataDir, 'environments', envId, 'workspace');
+      return { root, workspace, cwd: join(workspace, sessionId), config: join(root, 'claude'), tmp: join(root, 'tmp') };
+    }
+    const workspace = this.boundWorkspaces.get(sessionId) ?? join(root, 'workspace');
+    return { root, workspace, cwd: workspace, config: join(root, 'claude'), tmp: join(root, 'tmp') };
+  }
+
+  /** Whether the session's workspace is its own, so hibernation may snapshot and remove it. */
+  private ownsWorkspace(sessionId: string): boolean {
+    return !this.boundWorkspaces.has(sessionId) && !this.sharedWorkspaces.has(sessionId);
+  }
+
+
+  /** The session's live process; starts one within the workspace's quota of live sessions. */
+  private async ensureLive(session: SessionRecord): Promise<LiveSession> {
+    const existing = this.live.get(session.id);
+    if (existing && !existing.isEnded) return existing;
+    const quota = this.o.maxLiveSessionsPerWorkspace;
+    if (quota && this.liveCount(session.workspaceId) >= quota) {
+      this.metrics.limited({ limit: 'live_sessions' });
+      throw new Error(`the workspace already has ${quota} live sessions, its quota; archive one or wait for an idle one to hibernate`);
+    }
+    this.starting.set(session.id, session.workspaceId);
+    try {
+      return await this.startLive(session);
+    } finally {
+      this.starting.delete(session.id);
+    }
+  }
+
+  private async startLive(session: SessionRecord): Promise<LiveSession> {
+    const existing = this.live.get(session.id);
+    if (existing && !existing.isEnded) return existing;
+    const startedMs = performance.now();
+    const ref: SessionRef = { id: session.id, workspaceId: session.workspaceId };
+    const env = await this.o.store.getEnvironment(session.workspaceId, session.environmentId);
+    if (!env) throw new Error(`environment ${session.environmentId} no longer exists`);
+    const providerName = this.providerFor(env.body);
+    const provider = this.o.providers.get(providerName);
+    if (!provider) throw new Error(`sandbox provider ${providerName} is not available on this server`);
+
+    const current = (await this.o.store.getSession(session.workspaceId, session.id)) ?? session;
+    const lifecycle = lifecycleOf(env.body);
+    this.lifecycles.set(session.id, lifecycle);
+    const shared = lifecycle.pattern === 'shared' || lifecycle.pattern === 'long_running';
+    if (shared) this.sharedWorkspaces.set(session.id, env.id);
+    const wasHibernated = (current.body.runtime as JsonObject | undefined)?.sandbox_state === 'hibernated';
+    await this.setSandboxState(ref, 'starting', providerName);
+    const dirs = this.dirsFor(session.id);
+    if (wasHibernated && this.o.snapshots && this.ownsWorkspace(session.id)) {
+      await this.o.snapshots.restore(session.id, dirs.workspace);
+    }
+    await Promise.all([dirs.workspace, dirs.cwd, dirs.config, dirs.tmp].map((d) => mkdir(d, { recursive: true, mode: 0o777 })));
+    await this.o.prepareWorkspace?.(current, dirs.cwd);
+    const networking = (env.body.config as JsonObject | undefined)?.networking as JsonObject | undefined;
+    const mcpServerUrls = ((current.body.agent as JsonObject).mcp_servers as JsonObject[] | undefined ?? []).flatMap((m) => (typeof m.url === 'string' ? [m.url] : []));
+    const endpoint = await this.o.gateway.openSession(session.id, { networking, mcpServerUrls });
+    let sandbox;
+    try {
+      sandbox = await provider.create({
+        id: session.id,
+        workspaceId: session.workspaceId,
+        workspaceDir: dirs.workspace,
+        configDir: dirs.config,
+        tmpDir: dirs.tmp,
+        gatewaySocket: endpoint.socketPath,
+        gatewayUrl: endpoint.url,
+        limits: sandboxLimits(env.body),
+        ...(endpoint.egressSocket ? { egressSocket: endpoint.egressSocket, egressLimited: networking?.type === 'limited' } : {}),
+        // What a limit stopped, for the user to read; the turn itself goes on (or ends as the CLI decides).
+        onLimit: (event) =>
+          void this.o.events
+            .append(ref, [sessionError('unknown_error', `sandbox limit: ${event.message}`)])
+            .catch((error: unknown) => this.log.warn({ err: error, sessionId: session.id }, 'could not record a sandbox limit')),
+      });
+    } catch (error) {
+      await this.o.gateway.closeSession(session.id);
+      throw error;
+    }
+
+    const executable = await this.o.claudeExecutable?.().catch((error: unknown) => {
+      this.log.warn({ err: error, sessionId: session.id }, 'no Claude Code version chosen; starting the bundled one');
+      return undefined;
+    });
+    const agent = current.body.agent as JsonObject;
+    const internal = (current.body.internal as JsonObject | undefined) ?? {};
+    const live: LiveSession = new LiveSession({
+      ref,
+      log: this.o.log,
+      events: this.o.events,
+      sandbox,
+      dirs,
+      gatewayToken: endpoint.token,
+      options: {
+        model: modelId(agent) ?? this.o.defaultModel,
+        system: typeof agent.system === 'string' ? agent.system : null,
+        plan: planTools(agent.tools),
+        maxTurns: this.o.maxTurns,
+        ...remainingBudget(current.body),
+        ...(executable ? { executable } : {}),
+        ...(typeof internal.claude_session_id === 'string' ? { resume: internal.claude_session_id } : {}),
+        ...(this.preapprovals.has(session.id) ? { preapproved: this.preapprovals.get(session.id)! } : {}),
+        ...(shared
+          ? {
+              writeGuard: (path: string, cwd: string) =>
+                checkSharedWrite(this.locks, { scope: env.id, workspace: dirs.workspace, ownDir: dirs.cwd, sessionId: session.id, cwd, path }),
+            }
+          : {}),
+      },
+      ...(this.o.transcripts ? { sessionStore: this.o.transcripts } : {}),
+      onEnded: (ended) => this.onEnded(ref, ended),
+      onTurnEnded: (_live, stop) => {
+        // Shared paths a session wrote during its turn are free again once it ends.
+        if (stop.type !== 'requires_action') this.releaseLocks(session.id);
+        // An ephemeral session is one task: when it ends (not when it pauses
+        // for a confirmation) the sandbox goes and the session is terminated.
+        if (lifecycle.pattern === 'ephemeral' && stop.type !== 'requires_action') void this.finishEphemeral(ref);
+      },
+    });
+    this.live.set(session.id, live);
+    this.sandboxClocks.set(session.id, { ref, provider: providerName, sinceMs: live.startedAtMs });
+    if (this.o.meter) {
+      const clock = { since: new Date(live.startedAtMs).toISOString(), usd_per_hour: this.o.meter.sandboxUsdPerHour(providerName) };
+      await this.o.events.update(ref, (s) => ({ body: addCost(s.body, {}, clock) }));
+    }
+    this.preapprovals.delete(session.id);
+    await this.setSandboxState(ref, 'live', providerName);
+    this.metrics.sessionStarted({ provider: providerName, pattern: lifecycle.pattern, seconds: (performance.now() - startedMs) / 1000, resumed: wasHibernated });
+    return live;
+  }
+
+  /** Ends an ephemeral session after its task: outputs collected, sandbox destroyed, terminated. */
+  private async finishEphemeral(ref: SessionRef): Promise<void> {
+    try {
+      await this.o.onTaskFinished?.(ref, this.dirsFor(ref.id).workspace);
+      await this.stop(ref);
+      await this.o.events.append(ref, [{ type: 'session.status_terminated' }], () => ({ status: 'terminated' }));
+    } catch (error) {
+      this.log.error({ err: error, sessionId: ref.id }, 'could not finish an ephemeral session');
+    }
+  }
+
+  private releaseLocks(sessionId: string): void {
+    const envId = this.sharedWorkspaces.get(sessionId);
+    if (envId) this.locks.releaseAll(envId, sessionId);
+  }
+
+  private onEnded(ref: SessionRef, ended: LiveSession): void {
+    if (this.live.get(ref.id) !== ended) return;
+    // The process ended on its own (a limit, or a crash). Release the sandbox;
+    // anything still queued is delivered to a fresh process.
+    const leftover = ended.drainPending();
+    void this.stop(ref).then(async () => {
+      if (leftover.length === 0) return;
+      const session = await this.o.store.getSession(ref.workspaceId, ref.id);
+      if (session && session.archivedAt === null && session.status !== 'terminated') await this.deliver(session, leftover);
+    });
+  }
+
+  private async setSandboxState(ref: SessionRef, state: SandboxState, provider: string): Promise<void> {
+    await this.o.events.update(ref, (s) => ({ body: withRuntime(s.body, { sandbox_state: state, provider }) }));
+  }
+
+  private serialized<T>(sessionId: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.chains.get(sessionId) ?? Promise.resolve();
+    const next = previous.then(fn, fn);
+    const settled = next.catch(() => undefined);
+    this.chains.set(sessionId, settled);
+    void settled.then(() => {
+      if (this.chains.get(sessionId) === settled) this.chains.delete(sessionId);
+    });
+    return next;
+  }
+}
+
+/** The environment's `config.sandbox` limits, as the sandbox takes them. */
+function sandboxLimits(environmentBody: JsonObject): SandboxLimits {
+  const l = sandboxLimitsOf(environmentBody.config as never);
+  return { memoryMib: l.memory_mib, cpus: l.cpus, pids: l.pids, diskMib: l.disk_mib, toolTimeoutS: l.tool_timeout_s };
+}
+
+function withRuntime(body: JsonObject, patch: JsonObject): JsonObject {
+  return { ...body, runtime: { ...((body.runtime as JsonObject | undefined) ?? {}), ...patch } };
+}
+
+function modelId(agent: JsonObject): string | undefined {
+  const model = agent.model;
+  if (typeof model === 'string') return model;
+  if (model && typeof model === 'object' && !Array.isArray(model) && typeof model.id === 'string') return model.id;
+  return undefined;
+}
+
+/** What is left of the session's budget for the next process, in USD. */
+function remainingBudget(body: JsonObject): { maxBudgetUsd?: number } {
+  const budget = body.budget as JsonObject | null | undefined;
+  const amount = (budget?.max_list_cost as JsonObject | undefined)?.amount;
+  if (typeof amount !== 'string') return {};
+  const spent = Number((body.internal as JsonObject | undefined)?.cost_usd ?? 0);
+  return { maxBudgetUsd: Math.max(Number(amount) / 100 - spent, 0.000001) };
+}
+
+function addUsage(current: JsonObject | undefined, u: ModelRequestEnd['usage']): JsonObject {
+  const n = (k: string) => (typeof current?.[k] === 'number' ? (current[k] as number) : 0);
+  return {
+    ...current,
+    input_tokens: n('input_tokens') + u.input_tokens,
+    output_tokens: n('output_tokens') + u.output_tokens,
+    cache_read_input_tokens: n('cache_read_input_tokens') + u.cache_read_input_tokens,
+    cache_creation_input_tokens: n('cache_creation_input_tokens') + u.cache_creation_input_tokens,
+  };
+}
+
+/** Claude Code's name for an API tool name (`bash` → `Bash`). */
+function claudeToolName(apiName: string): string {
+  return (TOOL_NAMES as Record<string, string>)[apiName] ?? apiName;
+}

@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import type { EventRecord } from '../store/store.js';
+import { session, workspace } from '../store/contract/fixtures.js';
+import { EventLog } from './event-log.js';
+
+describe('EventLog', () => {
+  let store: SqliteStore;
+  let ref: { id: string; workspaceId: string };
+  let log: EventLog;
+
+  beforeEach(async () => {
+    store = new SqliteStore(':memory:');
+    await store.migrate();
+    const ws = await workspace(store);
+    const { session: s } = await session(store, ws);
+    ref = { id: s.id, workspaceId: ws };
+    log = new EventLog(store);
+  });
+  afterEach(() => store.close());
+
+  it('publishes only committed events, in seq order, under concurrent appends', async () => {
+    const seen: EventRecord[] = [];
+    log.subscribe(ref.id, (e) => {
+      seen.push(e);
+    });
+    await Promise.all(Array.from({ length: 50 }, (_, i) => log.append(ref, [{ type: 'agent.message', fields: { n: i } }])));
+    assert.deepEqual(
+      seen.map((e) => e.seq),
+      Array.from({ length: 50 }, (_, i) => i + 1),
+    );
+    const stored = await store.listEvents(ref.id, { limit: 100, order: 'asc' });
+    assert.deepEqual(stored.items.map((e) => e.id), seen.map((e) => e.id));
+  });
+
+  it('applies session mutations against the latest stored state', async () => {
+    await Promise.all(
+      Array.from({ length: 20 }, () =>
+        log.append(ref, [{ type: 'span.model_request_end' }], (s) => ({ body: { ...s.body, count: Number(s.body.count ?? 0) + 1 } })),
+      ),
+    );
+    assert.equal((await store.getSession(ref.workspaceId, ref.id))!.body.count, 20);
+  });
+
+  it('publishes nothing when the commit fails', async () => {
+    const seen: EventRecord[] = [];
+    log.subscribe(ref.id, (e) => void seen.push(e));
+    await store.deleteSession(ref.workspaceId, ref.id);
+    await assert.rejects(log.append(ref, [{ type: 'agent.message' }]));
+    assert.deepEqual(seen, []);
+  });
+
+  it('keeps other subscribers when one throws, and unsubscribes', async () => {
+    const seen: string[] = [];
+    log.subscribe(ref.id, () => {
+      throw new Error('broken subscriber');
+    });
+    const off = log.subscribe(ref.id, (e) => void seen.push(e.type));
+    await log.append(ref, [{ type: 'a' }]);
+    off();
+    await log.append(ref, [{ type: 'b' }]);
+    assert.deepEqual(seen, ['a']);
+    assert.equal(log.subscriberCount(ref.id), 1);
+  });
+});

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import pg from 'pg';
+import { runStoreContract } from '../contract.js';
+import { PostgresStore } from './postgres-store.js';
+
+const url = process.env.AGENTHOST_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+const inCi = !['', '0', 'false'].includes((process.env.CI ?? '').toLowerCase());
+
+/** Where the URL points, without credentials, for messages. */
+function where(connectionString: string): string {
+  try {
+    const u = new URL(connectionString);
+    return `${u.hostname}:${u.port || 5432}${u.pathname}`;
+  } catch {
+    return 'the configured URL';
+  }
+}
+
+async function unreachable(): Promise<string | null> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return null;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function dropSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
+const problem = await unreachable();
+const run = randomBytes(4).toString('hex');
+let stores = 0;
+
+if (problem === null) {
+  // Every test gets its own schema, dropped afterwards, so runs never see each other's rows.
+  runStoreContract('postgres', async () => {
+    const schema = `agenthost_test_${run}_${++stores}`;
+    const store = new PostgresStore(url, { schema, max: 5 });
+    return {
+      store,
+      cleanup: async () => {
+        await store.close();
+        await dropSchema(schema);
+      },
+    };
+  });
+
+  describe('PostgresStore', () => {
+    it('concurrent migrate calls on an empty schema apply each migration once', async () => {
+      const schema = `agenthost_test_${run}_migrate`;
+      const a = new PostgresStore(url, { schema });
+      const b = new PostgresStore(url, { schema });
+      try {
+        await Promise.all([a.migrate(), b.migrate(), a.migrate()]);
+        await a.ping();
+      } finally {
+        await a.close();
+        await b.close();
+        await dropSchema(schema);
+      }
+    });
+
+    it('rejects a schema name it would have to quote', () => {
+      assert.throws(() => new PostgresStore(url, { schema: 'Robert"; DROP' }), /invalid schema name/);
+    });
+  });
+} else if (inCi) {
+  it('PostgreSQL is reachable', () => {
+    assert.fail(
+      `PostgreSQL at ${where(url)} is unreachable (${problem}). CI must run the postgres store contract: ` +
+        'start PostgreSQL or set AGENTHOST_TEST_DATABASE_URL.',
+    );
+  });
+} else {
+  const skip = `PostgreSQL at ${where(url)} is unreachable (${problem}); set AGENTHOST_TEST_DATABASE_URL`;
+  it('Store contract: postgres', { skip }, () => {});
+}

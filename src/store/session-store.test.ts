@@ -1,0 +1,174 @@
+/**
+ * TranscriptStore with the real Claude Code CLI (through the Agent SDK's
+ * `query()`) and a scripted model: a session resumes from our store on a
+ * "machine" whose Claude config directory is empty.
+ *
+ * What these tests pin down about the SDK (0.3.330):
+ * - the transcript is mirrored under a project key the SDK derives from the
+ *   cwd (`/tmp/x/work` → `-tmp-x-work`), and `resume` loads it under the key
+ *   of the resuming query's cwd, so a different cwd finds nothing;
+ * - `CLAUDE_CODE_PROJECT_DIR_NAME` in `options.env` (next to
+ *   `CLAUDE_CONFIG_DIR`) replaces that key for both the mirror and the load,
+ *   so the workspace path may differ between runs.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { query, type SDKMessage, type SessionStoreFlush } from '@anthropic-ai/claude-agent-sdk';
+import { startScriptedModel, type ScriptedModel } from '../testing/scripted-model/index.js';
+import { TranscriptStore } from './session-store.js';
+import { SqliteStore } from './sqlite/sqlite-store.js';
+
+interface Machine {
+  /** HOME and CLAUDE_CONFIG_DIR: empty at first on every machine. */
+  home: string;
+  config: string;
+  cwd: string;
+}
+
+interface Turn {
+  messages: SDKMessage[];
+  sessionId: string;
+  stderr: string;
+}
+
+describe('TranscriptStore with the real Claude Code CLI', () => {
+  let model: ScriptedModel;
+  let root: string;
+  let store: SqliteStore;
+  let machines = 0;
+
+  before(async () => {
+    model = await startScriptedModel();
+    root = await mkdtemp(join(tmpdir(), 'agenthost-transcripts-'));
+    await mkdir(join(root, 'tmp'));
+    store = new SqliteStore(join(root, 'agenthost.db'));
+    await store.migrate();
+  });
+  after(async () => {
+    await model.close();
+    await store.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  async function machine(cwd = join(root, `work-${machines + 1}`)): Promise<Machine> {
+    const n = ++machines;
+    const [home, config] = [join(root, `home-${n}`), join(root, `config-${n}`)];
+    await Promise.all([mkdir(home), mkdir(config), mkdir(cwd, { recursive: true })]);
+    return { home, config, cwd };
+  }
+
+  async function turn(
+    on: Machine,
+    prompt: string,
+    options: { resume?: string; env?: Record<string, string>; flush?: SessionStoreFlush } = {},
+  ): Promise<Turn> {
+    const messages: SDKMessage[] = [];
+    let stderr = '';
+    const run = query({
+      prompt,
+      options: {
+        cwd: on.cwd,
+        permissionMode: 'default',
+        tools: [],
+        sessionStore: new TranscriptStore(store),
+        sessionStoreFlush: options.flush ?? 'batched',
+        ...(options.resume ? { resume: options.resume } : {}),
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          HOME: on.home,
+          CLAUDE_CONFIG_DIR: on.config,
+          CLAUDE_CODE_TMPDIR: join(root, 'tmp'),
+          ANTHROPIC_BASE_URL: model.url,
+          ANTHROPIC_API_KEY: 'k',
+          CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+          ...options.env,
+        },
+        stderr: (data) => {
+          stderr += data;
+        },
+      },
+    });
+    try {
+      for await (const message of run) messages.push(message);
+    } catch (error) {
+      // After yielding an error result the SDK also throws; the result is what the test checks.
+      if (messages.at(-1)?.type !== 'result') throw error;
+    }
+    const init = messages.find((m) => m.type === 'system' && m.subtype === 'init');
+    return { messages, sessionId: init?.session_id ?? '', stderr };
+  }
+
+  /** The messages of the last model request, as JSON text. */
+  const lastRequest = (): string => JSON.stringify((model.messageRequests().at(-1)?.body as { messages?: unknown })?.messages);
+
+  // `tools: []` sends requests without tools, so steps match on the prompt instead of `when`.
+  const script = (): void =>
+    model.setScript([
+      { match: 'remember the word PAPAYA', text: 'Noted: PAPAYA.' },
+      { match: 'which word', text: 'It was PAPAYA.' },
+    ]);
+
+  function assertSuccess(t: Turn, text: string): void {
+    const result = t.messages.at(-1);
+    assert.equal(result?.type, 'result', t.stderr);
+    assert.equal(result.subtype, 'success', `${JSON.stringify(result)}\n${t.stderr}`);
+    if (result.subtype === 'success') assert.equal(result.result, text);
+  }
+
+  it('resumes from the store with an empty config dir at the same workspace path', { timeout: 120_000 }, async () => {
+    script();
+    const a = await machine();
+    const first = await turn(a, 'remember the word PAPAYA', { flush: 'eager' });
+    assertSuccess(first, 'Noted: PAPAYA.');
+    assert.match(first.sessionId, /^[0-9a-f-]{36}$/);
+
+    // The mirror holds the conversation the CLI wrote to its local JSONL file
+    // (the SDK leaves out bookkeeping lines such as `api-request`).
+    const projectKey = a.cwd.replace(/[^a-zA-Z0-9]/g, '-');
+    const local = await readFile(join(a.config, 'projects', projectKey, `${first.sessionId}.jsonl`), 'utf8');
+    const mirrored = await store.loadTranscript({ projectKey, sessionId: first.sessionId });
+    const withUuid = (entries: object[]): object[] => entries.filter((e) => 'uuid' in e);
+    const localEntries = local.trim().split('\n').map((l) => JSON.parse(l) as object);
+    assert.ok(mirrored && withUuid(mirrored).length >= 3);
+    assert.deepEqual(withUuid(mirrored), withUuid(localEntries));
+
+    // Another machine: a fresh, empty config dir; the workspace recreated at the same path.
+    await rm(a.cwd, { recursive: true });
+    const b = await machine(a.cwd);
+    const second = await turn(b, 'which word did I ask you to remember?', { resume: first.sessionId });
+    assertSuccess(second, 'It was PAPAYA.');
+    assert.equal(second.sessionId, first.sessionId);
+    assert.match(lastRequest(), /remember the word PAPAYA/);
+    assert.match(lastRequest(), /Noted: PAPAYA\./);
+    // The resumed turn was mirrored onto the same transcript.
+    const after = await store.loadTranscript({ projectKey, sessionId: first.sessionId });
+    assert.ok(after && mirrored && after.length > mirrored.length);
+  });
+
+  it('does not find the transcript when the workspace path differs', { timeout: 120_000 }, async () => {
+    script();
+    const first = await turn(await machine(), 'remember the word PAPAYA');
+    assertSuccess(first, 'Noted: PAPAYA.');
+    const second = await turn(await machine(), 'which word did I ask you to remember?', { resume: first.sessionId });
+    const result = second.messages.at(-1);
+    assert.equal(result?.type, 'result');
+    assert.equal(result.subtype, 'error_during_execution');
+    assert.match(JSON.stringify(result), /No conversation found/);
+  });
+
+  it('resumes across workspace paths when CLAUDE_CODE_PROJECT_DIR_NAME fixes the project key', { timeout: 120_000 }, async () => {
+    script();
+    const env = { CLAUDE_CODE_PROJECT_DIR_NAME: 'sesn_transcript_test' };
+    const first = await turn(await machine(), 'remember the word PAPAYA', { env });
+    assertSuccess(first, 'Noted: PAPAYA.');
+    const sessions = await store.listTranscriptSessions('sesn_transcript_test');
+    assert.deepEqual(sessions.map((s) => s.sessionId), [first.sessionId]);
+
+    const second = await turn(await machine(), 'which word did I ask you to remember?', { resume: first.sessionId, env });
+    assertSuccess(second, 'It was PAPAYA.');
+    assert.match(lastRequest(), /remember the word PAPAYA/);
+  });
+});

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import Anthropic from '@anthropic-ai/sdk';
+import { createApiKey } from '../src/api/auth.js';
+import { silentLogger } from '../src/logger.js';
+import { openStore } from '../src/store/index.js';
+import { startScriptedModel } from '../src/testing/scripted-model/index.js';
+import { isIdle, processesMatching, readStream, text, type AnyEvent } from './helpers/e2e.js';
+import { claudeProcessesOf, eventsOf, freePort, startServe, type Serve } from './helpers/processes.js';
+
+/**
+ * kill -9 of the server at random points during live turns, again and again,
+ * then a restart that must show: every event a client saw is still there, no
+ * id twice, no gap in the log, nothing the dead servers started still
+ * running, and the session carrying on. AGENTHOST_CRASH_CYCLES sets N.
+ */
+const CYCLES = Number(process.env.AGENTHOST_CRASH_CYCLES ?? 5);
+
+describe('crash loop', { timeout: 600_000 }, () => {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  after(async () => {
+    for (const fn of cleanups.reverse()) await fn().catch(() => undefined);
+  });
+
+  it(`survives ${CYCLES} kill -9 cycles during live turns`, async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'agenthost-crash-'));
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    const model = await startScriptedModel();
+    cleanups.push(() => model.close());
+    const store = await openStore({ dataDir, log: silentLogger() });
+    const { key } = await createApiKey(store, 'crash');
+    await store.close();
+    const env = {
+      AGENTHOST_DATA_DIR: dataDir,
+      AGENTHOST_PORT: String(await freePort()),
+      AGENTHOST_LOG_LEVEL: 'warn',
+      ANTHROPIC_BASE_URL: model.url,
+      ANTHROPIC_API_KEY: 'sk-ant-crash-upstream',
+    };
+
+    const seen = new Map<string, AnyEvent>();
+    const delays: number[] = [];
+    let orphans = 0;
+    let sessionId = '';
+    let serve: Serve | undefined;
+    cleanups.push(async () => serve?.child.kill('SIGKILL'));
+
+    for (let cycle = 0; cycle < CYCLES; cycle++) {
+      serve = await startServe(env);
+      const client = new Anthropic({ baseURL: serve.url, apiKey: key, maxRetries: 0 });
+      if (!sessionId) {
+        const agent = await client.beta.agents.create({ name: 'crashy', model: 'claude-sonnet-4-5', tools: [{ type: 'agent_toolset_20260401' }] });
+        const environment = await client.beta.environments.create({ name: 'crash', config: { type: 'cloud' } });
+        sessionId = (await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id })).id;
+      }
+      model.setScript([
+        { when: 'tools', tool_use: { name: 'Bash', input: { command: `echo cycle-${cycle} >> cycles.txt` } } },
+        { when: 'tools', delayMs: 200, text: `cycle ${cycle} done` },
+      ]);
+      const stream = await client.beta.sessions.events.stream(sessionId);
+      const reading = (async () => {
+        try {
+          for await (const e of stream) seen.set((e as AnyEvent).id, e as AnyEvent);
+        } catch {
+          // The server died under the stream: expected.
+        }
+      })();
+      const sent = await client.beta.sessions.events.send(sessionId, {
+        events: [{ type: 'user.message', content: [{ type: 'text', text: `cycle ${cycle}` }] }],
+      });
+      for (const e of sent.data ?? []) seen.set(e.id, e as unknown as AnyEvent);
+
+      const delay = Math.floor(Math.random() * 2500);
+      delays.push(delay);
+      await new Promise((r) => setTimeout(r, delay));
+      serve.child.kill('SIGKILL');
+      await serve.exited;
+      stream.controller.abort();
+      await reading;
+      await new Promise((r) => setTimeout(r, 300));
+      orphans += (await claudeProcessesOf(dataDir)).length + (await processesMatching(join(dataDir, 'sessions'))).length;
+    }
+
+    serve = await startServe(env);
+    const client = new Anthropic({ baseURL: serve.url, apiKey: key, maxRetries: 0 });
+    const listed = await eventsOf(client, sessionId);
+    const listedIds = new Set(listed.map((e) => e.id));
+    const lost = [...seen.keys()].filter((id) => !listedIds.has(id)).length;
+    const duplicated = listed.length - listedIds.size;
+
+    const reader = await openStore({ dataDir, log: silentLogger() });
+    const stored = await reader.listEvents(sessionId, { limit: 100_000, order: 'asc' });
+    await reader.close();
+    const gaps = stored.items.filter((e, i) => e.seq !== i + 1).length;
+
+    // No tool ran twice for one message.
+    const lines = (await readFile(join(dataDir, 'sessions', sessionId, 'workspace', 'cycles.txt'), 'utf8').catch(() => '')).split('\n').filter(Boolean);
+    const reruns = lines.length - new Set(lines).size;
+
+    const session = await client.beta.sessions.retrieve(sessionId);
+    assert.equal(session.status, 'idle', 'mid-turn sessions settle idle after the restart');
+    model.setScript([{ when: 'tools', text: 'still here' }]);
+    const resumed = await client.beta.sessions.events.stream(sessionId);
+    await client.beta.sessions.events.send(sessionId, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'are you there?' }] }] });
+    const final = await readStream(resumed, isIdle);
+    assert.equal(text(final.find((e) => e.type === 'agent.message')!), 'still here');
+    const history = JSON.stringify((model.messageRequests().at(-1)!.body as { messages: unknown }).messages);
+    assert.match(history, /cycle 0/, 'the resumed conversation keeps its history');
+
+    console.log(`crash cycles ${CYCLES}, events lost ${lost}, duplicated ${duplicated}, orphans ${orphans} (gaps ${gaps}, tool reruns ${reruns}; kill delays ms: ${delays.join(', ')})`);
+    assert.equal(lost, 0, 'events lost');
+    assert.equal(duplicated, 0, 'events duplicated');
+    assert.equal(orphans, 0, 'orphan processes');
+    assert.equal(gaps, 0, 'sequence gaps');
+    assert.equal(reruns, 0, 'tool calls re-executed');
+  });
+});

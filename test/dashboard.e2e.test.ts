@@ -1,0 +1,392 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { createApiKey } from '../src/api/auth.js';
+import { CONSOLE_DIST } from '../src/api/routes/console.js';
+import { startE2E, waitFor, type AnyEvent, type E2E } from './helpers/e2e.js';
+
+/**
+ * The web console in a real browser (Debian's Chromium, driven by
+ * playwright-core) against a real agenthost: real store, the Claude Code CLI
+ * in bwrap, the scripted model upstream. Everything the console does goes
+ * through the public API with the key typed into its sign-in form.
+ * Screenshots of the main screens land in test-output/screenshots/.
+ */
+
+const CHROMIUM = '/usr/bin/chromium';
+const SHOTS = join(import.meta.dirname, '..', 'test-output', 'screenshots');
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+const UI_TIMEOUT = 90_000;
+
+describe('web console (sqlite, bwrap, chromium)', { timeout: 900_000 }, () => {
+  let h: E2E;
+  let key: string;
+  let browser: Browser;
+  let desktop: BrowserContext;
+  let page: Page;
+  let sessionId: string;
+  const requests: string[] = [];
+  const pageErrors: string[] = [];
+
+  async function newContext(viewport: { width: number; height: number }): Promise<BrowserContext> {
+    const context = await browser.newContext({ viewport, serviceWorkers: 'block' });
+    context.on('request', (r) => requests.push(r.url()));
+    context.on('page', (p) => p.on('pageerror', (e) => pageErrors.push(e.message)));
+    return context;
+  }
+
+  async function shot(p: Page, name: string): Promise<void> {
+    await p.evaluate('window.scrollTo(0, 0)');
+    await p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true, animations: 'disabled' });
+  }
+
+  async function signIn(p: Page, withKey: string): Promise<void> {
+    await p.goto(`${h.server.url}/`);
+    await p.getByLabel('Workspace API key').fill(withKey);
+    await p.getByRole('button', { name: 'Sign in' }).click();
+  }
+
+  before(async () => {
+    assert.ok(existsSync(join(CONSOLE_DIST, 'index.html')), 'web/dist is missing: run `npm run build:web` (npm test does)');
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/install.sh installs Debian's chromium`);
+    await mkdir(SHOTS, { recursive: true });
+    h = await startE2E({ backend: 'sqlite', maxTurns: 6 });
+    // A second key of the e2e workspace, so the API client and the console see the same data.
+    key = (await createApiKey(h.server.store, 'e2e')).key;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync'],
+    });
+    desktop = await newContext(DESKTOP);
+    page = await desktop.newPage();
+    page.setDefaultTimeout(UI_TIMEOUT);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await h?.close();
+  });
+
+  it('serves the console at / with a long cache for hashed assets and index.html for client routes', async () => {
+    const index = await fetch(`${h.server.url}/sessions/anything`);
+    assert.equal(index.status, 200);
+    assert.match(index.headers.get('content-type') ?? '', /^text\/html/);
+    assert.equal(index.headers.get('cache-control'), 'no-cache');
+    assert.match(index.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+    const html = await index.text();
+    const asset = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    assert.ok(asset, 'index.html references a hashed script');
+    const js = await fetch(`${h.server.url}${asset}`);
+    assert.equal(js.status, 200);
+    assert.equal(js.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    // API paths keep the API's own 404, and the page needs no key.
+    const api404 = await fetch(`${h.server.url}/v1/nothing-here`);
+    assert.equal(api404.status, 404);
+    assert.equal(((await api404.json()) as { error: { type: string } }).error.type, 'not_found_error');
+    assert.equal((await fetch(`${h.server.url}/assets/missing-file.js`)).status, 404);
+  });
+
+  it('refuses a wrong key with a visible message', async () => {
+    await page.goto(`${h.server.url}/`);
+    await shot(page, 'desktop-01-sign-in');
+    await signIn(page, 'sk-ah-not-a-real-key');
+    const error = page.locator('#api-key-error');
+    await error.waitFor();
+    assert.match(await error.innerText(), /refused.*invalid x-api-key/i);
+    assert.equal(await page.getByRole('heading', { name: 'Sessions' }).count(), 0, 'still on the sign-in screen');
+    await shot(page, 'desktop-02-sign-in-refused');
+  });
+
+  it('signs in and creates an agent through the form, showing the API’s validation error next to the field', async () => {
+    await page.getByLabel('Workspace API key').fill(key);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Sessions' }).waitFor();
+    assert.equal(await page.evaluate<number>('Object.keys(localStorage).length'), 0, 'nothing in localStorage');
+    assert.ok(await page.evaluate<boolean>("Object.values(sessionStorage).some((v) => v.startsWith('sk-ah-'))"), 'the key is in sessionStorage');
+
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Agents' }).click();
+    await page.getByRole('link', { name: 'New agent' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('careful');
+    await page.getByLabel('Model').fill('bad model!');
+    await page.getByLabel('bash permission').selectOption('always_ask');
+    await page.getByRole('button', { name: 'Create agent' }).click();
+    const modelError = page.locator('#model-error');
+    await modelError.waitFor();
+    assert.match(await modelError.innerText(), /must be a model id/);
+    assert.equal(await page.getByLabel('Model').getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.getByLabel('Model').getAttribute('aria-describedby'), 'model-error');
+    await shot(page, 'desktop-03-agent-form-error');
+
+    await page.getByLabel('Model').fill('claude-sonnet-4-5');
+    await page.getByRole('button', { name: 'Create agent' }).click();
+    await page.getByRole('heading', { name: 'Edit careful' }).waitFor();
+    const agents = (await h.client.beta.agents.list()).data;
+    const careful = agents.find((a) => a.name === 'careful');
+    assert.ok(careful, 'the agent exists');
+    const toolset = careful.tools.find((t) => t.type === 'agent_toolset_20260401') as { configs: Array<{ name: string; permission_policy: { type: string } }> };
+    assert.equal(toolset.configs.find((c) => c.name === 'bash')?.permission_policy.type, 'always_ask');
+    assert.equal(toolset.configs.find((c) => c.name === 'read')?.permission_policy.type, 'always_allow');
+
+    // Editing bumps the version.
+    await page.getByLabel('Description (optional)').fill('asks before running commands');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('Saved as version 2.').waitFor();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Agents' }).click();
+    await page.getByRole('link', { name: 'careful' }).waitFor();
+    await shot(page, 'desktop-04-agents');
+  });
+
+  it('creates an environment through the form, with the validation error next to the field', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Environments' }).click();
+    await page.getByRole('link', { name: 'New environment' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('sandboxed');
+    await page.getByLabel('Memory (MiB)').fill('100');
+    await page.getByRole('button', { name: 'Create environment' }).click();
+    const memoryError = page.locator('#memory_mib-error');
+    await memoryError.waitFor();
+    assert.match(await memoryError.innerText(), />=\s*256/);
+    await shot(page, 'desktop-05-environment-form-error');
+
+    await page.getByLabel('Memory (MiB)').fill('1024');
+    await page.getByRole('button', { name: 'Create environment' }).click();
+    await page.getByRole('heading', { name: 'Edit sandboxed' }).waitFor();
+    const env = (await h.client.beta.environments.list()).data.find((e) => e.name === 'sandboxed');
+    assert.ok(env);
+    assert.equal((env.config as unknown as { sandbox: { memory_mib: number } }).sandbox.memory_mib, 1024);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Environments' }).click();
+    await page.getByRole('link', { name: 'sandboxed' }).waitFor();
+    await shot(page, 'desktop-06-environments');
+  });
+
+  it('starts a session; an always_ask call waits, is allowed from the session view, and the tool output and reply stream in', async () => {
+    h.model.setScript([
+      { when: 'tools', tool_use: { name: 'Bash', input: { command: 'echo allowed-by-console > allowed.txt && cat allowed.txt' } } },
+      { when: 'tools', text: 'Wrote allowed.txt.' },
+      { when: 'tools', tool_use: { name: 'Bash', input: { command: 'touch denied.txt' } } },
+      { when: 'tools', text: 'Understood, I did not.' },
+    ]);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sessions' }).click();
+    await page.getByRole('link', { name: 'New session' }).click();
+    await page.getByLabel('Agent').selectOption({ label: 'careful (v2)' });
+    await page.getByLabel('Environment').selectOption({ label: 'sandboxed' });
+    await page.getByLabel('Title (optional)').fill('console e2e');
+    await page.getByLabel('First message (optional)').fill('write allowed.txt');
+    await shot(page, 'desktop-07-new-session');
+    await page.getByRole('button', { name: 'Start session' }).click();
+    await page.waitForURL(/\/sessions\/sesn_/);
+    sessionId = new URL(page.url()).pathname.split('/').pop()!;
+
+    const approval = page.locator('.approvals .confirm');
+    await approval.waitFor();
+    assert.match(await approval.innerText(), /echo allowed-by-console > allowed\.txt/);
+    await page.locator('.stream-live').waitFor();
+    await shot(page, 'desktop-08-session-waiting-for-approval');
+    await approval.getByRole('button', { name: 'Allow' }).click();
+
+    await page.locator('.msg-agent', { hasText: 'Wrote allowed.txt.' }).waitFor();
+    const tool = page.locator('article.tool').first();
+    await tool.locator('.tool-output pre', { hasText: 'allowed-by-console' }).waitFor();
+    assert.match(await tool.innerText(), /Allowed by you/);
+    await page.locator('.status-line', { hasText: 'turn ended' }).waitFor();
+    assert.equal(await page.locator('.approvals').count(), 0, 'nothing pending any more');
+    assert.ok(existsSync(join(h.dataDir, 'sessions', sessionId, 'workspace', 'allowed.txt')));
+  });
+
+  it('a second always_ask call stands out in the sessions list and is denied there with a message', async () => {
+    await page.getByLabel('Message').fill('now create denied.txt');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.locator('.approvals .confirm', { hasText: 'touch denied.txt' }).waitFor();
+
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sessions' }).click();
+    const row = page.locator(`tr[data-session-id="${sessionId}"]`);
+    await row.locator('.badge-ask', { hasText: 'needs approval' }).waitFor();
+    assert.match((await row.getAttribute('class')) ?? '', /row-ask/);
+    const card = page.locator('.approvals .confirm', { hasText: 'touch denied.txt' });
+    await card.waitFor();
+    await shot(page, 'desktop-09-sessions-needs-approval');
+
+    await card.getByRole('button', { name: 'Deny…' }).click();
+    await card.getByLabel('Message to the agent (optional)').fill('not from the console test');
+    await card.getByRole('button', { name: 'Deny', exact: true }).click();
+    // Answered: the list drops the card and the row's badge.
+    await card.waitFor({ state: 'detached' });
+    await row.locator('.badge-ask').waitFor({ state: 'detached' });
+
+    await page.getByRole('link', { name: 'console e2e' }).click();
+    await page.locator('.msg-agent', { hasText: 'Understood, I did not.' }).waitFor();
+    const denied = page.locator('article.tool-denied');
+    await denied.waitFor();
+    assert.match(await denied.innerText(), /Denied by you: “not from the console test”/);
+    assert.match(await denied.locator('.tool-output pre').innerText(), /not from the console test/);
+    assert.equal(existsSync(join(h.dataDir, 'sessions', sessionId, 'workspace', 'denied.txt')), false);
+
+    // Every event is on the page once, in the API's order.
+    const expected = await displayedIds(h, sessionId);
+    await waitFor('all events on the page', async () => ((await page.locator('[data-event-id]').count()) === expected.length ? true : undefined), 30_000);
+    assert.deepEqual(await page.locator('[data-event-id]').evaluateAll((els) => els.map((e) => e.getAttribute('data-event-id'))), expected);
+    assert.equal(await page.locator('.msg-user').count(), 2);
+    await shot(page, 'desktop-10-session');
+  });
+
+  it('reconnects after a dropped stream with Last-Event-ID, losing and duplicating nothing', async () => {
+    const all: AnyEvent[] = [];
+    for await (const e of h.client.beta.sessions.events.list(sessionId)) all.push(e as unknown as AnyEvent);
+    assert.ok(all.length > 10);
+    const sse = (events: AnyEvent[]) => events.map((e) => `event: ${e.type}\nid: ${e.id}\ndata: ${JSON.stringify(e)}\n\n`).join('');
+    const streamHeaders: Array<string | undefined> = [];
+    // A new tab: sessionStorage is per tab, so it signs in first.
+    const reconnecting = await desktop.newPage();
+    reconnecting.setDefaultTimeout(UI_TIMEOUT);
+    await signIn(reconnecting, key);
+    await reconnecting.getByRole('heading', { name: 'Sessions' }).waitFor();
+    // The history listing returns only the first events, and the first stream
+    // sends a few more (one of them again) and then drops.
+    await reconnecting.route(`**/v1/sessions/${sessionId}/events?*`, async (route) => {
+      const res = await route.fetch();
+      const body = (await res.json()) as { data: AnyEvent[] };
+      await route.fulfill({ response: res, json: { ...body, data: all.slice(0, 3), next_page: null, has_more: false } });
+    });
+    await reconnecting.route(`**/v1/sessions/${sessionId}/events/stream`, async (route) => {
+      streamHeaders.push(route.request().headers()['last-event-id']);
+      if (streamHeaders.length === 1) {
+        await route.fulfill({ status: 200, headers: { 'content-type': 'text/event-stream' }, body: `: ping\n\n${sse(all.slice(2, 7))}` });
+      } else await route.continue();
+    });
+    await reconnecting.goto(`${h.server.url}/sessions/${sessionId}`);
+    const expected = await displayedIds(h, sessionId);
+    await waitFor('the replayed transcript', async () => ((await reconnecting.locator('[data-event-id]').count()) >= expected.length ? true : undefined), 30_000);
+    await reconnecting.locator('.stream-live').waitFor();
+    assert.deepEqual(streamHeaders.slice(0, 2), [all[2]!.id, all[6]!.id], 'the first stream resumes after the listing, the reconnect after the last event delivered');
+    assert.deepEqual(await reconnecting.locator('[data-event-id]').evaluateAll((els) => els.map((e) => e.getAttribute('data-event-id'))), expected);
+    await reconnecting.close();
+  });
+
+  it('shows tokens and cost per session and per day', async () => {
+    const session = (await h.client.beta.sessions.retrieve(sessionId)) as unknown as { usage: { output_tokens: number }; runtime?: { cost?: { total_usd: number } } };
+    assert.ok(session.usage.output_tokens > 0);
+    const cost = session.runtime?.cost?.total_usd;
+
+    const facts = page.locator('[data-testid="session-cost"]');
+    if (cost !== undefined) await page.locator('[data-testid="session-cost"]', { hasText: '$' }).waitFor();
+    else assert.match(await facts.innerText(), /not priced/);
+    assert.match(await page.locator('[data-testid="session-tokens"]').innerText(), /in · \d+ out/);
+
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Usage' }).click();
+    await page.getByRole('heading', { name: 'Per session' }).waitFor();
+    const total = page.locator('[data-testid="usage-total-cost"]');
+    if (cost !== undefined) assert.match(await total.innerText(), /^\$\d/);
+    else assert.equal(await total.innerText(), '—');
+    await page.locator(`tr[data-session-id="${sessionId}"]`).waitFor();
+    // Today's bars are drawn: cost (when priced) and tokens.
+    if (cost !== undefined) assert.ok((await page.locator('.chart svg[role="img"] rect.fill-cost').count()) >= 1);
+    assert.ok((await page.locator('.chart svg[role="img"] rect.fill-input').count()) >= 1);
+    assert.ok((await page.locator('.chart svg[role="img"] rect.fill-output').count()) >= 1);
+    await shot(page, 'desktop-11-usage');
+  });
+
+  it('works at phone width: every main screen fits without sideways scrolling', async () => {
+    const phone = await newContext(PHONE);
+    const p = await phone.newPage();
+    p.setDefaultTimeout(UI_TIMEOUT);
+    await p.goto(`${h.server.url}/`);
+    await shot(p, 'phone-01-sign-in');
+    await signIn(p, key);
+    const screens: Array<[string, string, () => Promise<unknown>]> = [
+      ['phone-02-sessions', '/sessions', () => p.locator(`tr[data-session-id="${sessionId}"]`).waitFor()],
+      ['phone-03-session', `/sessions/${sessionId}`, () => p.locator('.msg-agent', { hasText: 'Understood' }).waitFor()],
+      ['phone-04-agents', '/agents', () => p.getByRole('link', { name: 'careful' }).waitFor()],
+      ['phone-05-agent-form', '/agents/new', () => p.getByLabel('Model').waitFor()],
+      ['phone-06-environments', '/environments', () => p.getByRole('link', { name: 'sandboxed' }).waitFor()],
+      ['phone-07-environment-form', '/environments/new', () => p.getByLabel('Memory (MiB)').waitFor()],
+      ['phone-08-new-session', '/sessions/new', () => p.getByLabel('First message (optional)').waitFor()],
+      ['phone-09-usage', '/usage', () => p.getByRole('heading', { name: 'Per session' }).waitFor()],
+    ];
+    await p.getByRole('heading', { name: 'Sessions' }).waitFor();
+    for (const [name, path, ready] of screens) {
+      await p.goto(`${h.server.url}${path}`);
+      await ready();
+      const overflow = await p.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+      assert.ok(overflow <= 0, `${path} scrolls sideways by ${overflow}px at 390px`);
+      await shot(p, name);
+    }
+    await phone.close();
+  });
+
+  it('is keyboard reachable: skip link, navigation and actions take focus in order', async () => {
+    await page.goto(`${h.server.url}/sessions`);
+    await page.getByRole('heading', { name: 'Sessions' }).waitFor();
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate<string>('document.activeElement.textContent'), 'Skip to content');
+    const focused: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      await page.keyboard.press('Tab');
+      focused.push(await page.evaluate<string>('`${document.activeElement.tagName}:${document.activeElement.textContent.trim() || document.activeElement.id}`'));
+    }
+    assert.deepEqual(focused.slice(0, 7), ['A:agenthost', 'A:Sessions', 'A:Agents', 'A:Environments', 'A:Usage', 'BUTTON:Sign out', 'A:New session']);
+    // The focus ring is visible.
+    const outline = await page.evaluate<string>('getComputedStyle(document.activeElement).outlineStyle');
+    assert.equal(outline, 'solid');
+    // Enter on a focused link navigates.
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'New session' }).waitFor();
+  });
+
+  it('interrupts a running tool and archives the session from the session view', async () => {
+    const marker = `timeout 40.${Date.now() % 1000}`;
+    h.model.setScript([
+      { when: 'tools', tool_use: { name: 'Bash', input: { command: `${marker} tail -f /dev/null; echo finished` } } },
+      { when: 'tools', text: 'after the wait' },
+    ]);
+    await page.goto(`${h.server.url}/sessions/${sessionId}`);
+    await page.getByLabel('Message').fill('wait a while');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.locator('.approvals .confirm', { hasText: marker }).getByRole('button', { name: 'Allow' }).click();
+    await page.locator('article.tool-running', { hasText: marker }).waitFor();
+    await page.waitForTimeout(1_500); // let the tool start
+    const interrupt = page.getByRole('button', { name: 'Interrupt' });
+    assert.equal(await interrupt.isEnabled(), true);
+    const started = Date.now();
+    await interrupt.click();
+    await page.locator('.status-line', { hasText: 'interrupted by you' }).waitFor();
+    await page.locator('.status-line', { hasText: 'turn ended' }).nth(2).waitFor();
+    assert.ok(Date.now() - started < 30_000, 'the 40-second tool was stopped');
+    assert.equal(await interrupt.isDisabled(), true, 'nothing runs any more');
+
+    await page.getByRole('button', { name: 'Archive…' }).click();
+    await page.getByRole('button', { name: /^Archive: stop/ }).click();
+    await page.locator('.page-head .badge', { hasText: 'terminated' }).waitFor();
+    await page.getByText('This session has ended').waitFor();
+    assert.equal(await page.getByLabel('Message').count(), 0, 'no message box on an ended session');
+    const archived = await h.client.beta.sessions.retrieve(sessionId);
+    assert.ok(archived.archived_at);
+    assert.equal(archived.status, 'terminated');
+  });
+
+  it('made no request beyond its own origin, and the page raised no errors', () => {
+    const origin = new URL(h.server.url).origin;
+    const foreign = requests.filter((u) => !u.startsWith(origin) && !u.startsWith('data:'));
+    assert.deepEqual(foreign, []);
+    assert.ok(requests.some((u) => u.includes('/v1/sessions')), 'the console used the API');
+    assert.deepEqual(pageErrors, []);
+  });
+});
+
+/** The ids the transcript shows: every event but spans, tool results and confirmations (shown inside their call). */
+async function displayedIds(h: E2E, sessionId: string): Promise<string[]> {
+  const hidden = new Set(['agent.tool_result', 'agent.mcp_tool_result', 'user.custom_tool_result', 'user.tool_confirmation']);
+  const out: string[] = [];
+  let previous = '';
+  for await (const raw of h.client.beta.sessions.events.list(sessionId)) {
+    const e = raw as unknown as AnyEvent;
+    if (e.type.startsWith('span.') || hidden.has(e.type)) continue;
+    // Consecutive thinking shows as one line.
+    if (!(e.type === 'agent.thinking' && previous === 'agent.thinking')) out.push(e.id);
+    previous = e.type;
+  }
+  return out;
+}

@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { join } from 'node:path';
+import Anthropic from '@anthropic-ai/sdk';
+import { agentTrace, isIdle, readStream, startE2E, text, waitFor, type AnyEvent, type E2E } from './helpers/e2e.js';
+
+type Runtime = { sandbox_state: string; pattern: string };
+const runtimeOf = (s: unknown) => (s as { runtime: Runtime }).runtime;
+
+/**
+ * Deployment patterns and the turn-aware idle clock, end to end with the real
+ * CLI in bwrap. Idle timeouts are seconds here so the reaper acts quickly.
+ */
+describe('lifecycle patterns (sqlite, bwrap)', { timeout: 300_000 }, () => {
+  let h: E2E;
+  let agentId: string;
+
+  before(async () => {
+    h = await startE2E({ backend: 'sqlite', reaperIntervalMs: 200 });
+    agentId = (await h.client.beta.agents.create({ name: 'coder', model: 'claude-sonnet-4-5', tools: [{ type: 'agent_toolset_20260401' }] })).id;
+  });
+  after(() => h?.close());
+
+  async function turn(sessionId: string, message: string): Promise<AnyEvent[]> {
+    const stream = await h.client.beta.sessions.events.stream(sessionId);
+    await h.client.beta.sessions.events.send(sessionId, { events: [{ type: 'user.message', content: [{ type: 'text', text: message }] }] });
+    return readStream(stream, isIdle);
+  }
+
+  const env = (lifecycle: Record<string, unknown>) =>
+    h.client.beta.environments.create({ name: `env-${String(lifecycle.pattern)}`, config: { type: 'cloud', lifecycle } as never });
+
+  it('hybrid: hibernates when idle, then resumes with files and history intact', async () => {
+    const e = await env({ pattern: 'hybrid', idle_timeout_s: 1 });
+    const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: e.id });
+    assert.equal(runtimeOf(session).pattern, 'hybrid');
+
+    h.model.setScript([
+      { when: 'tools', tool_use: { name: 'Bash', input: { command: 'echo PAPAYA > notes.txt' } } },
+      { when: 'tools', text: 'noted the fruit' },
+    ]);
+    await turn(session.id, 'remember a fruit');
+    assert.equal(runtimeOf(await h.client.beta.sessions.retrieve(session.id)).sandbox_state, 'live');
+
+    await waitFor('hibernation', async () => {
+      const s = await h.client.beta.sessions.retrieve(session.id);
+      return runtimeOf(s).sandbox_state === 'hibernated' ? s : undefined;
+    });
+    assert.equal((await h.client.beta.sessions.retrieve(session.id)).status, 'idle');
+
+    h.model.setScript([
+      { when: 'tools', tool_use: { name: 'Bash', input: { command: 'cat notes.txt' } } },
+      { when: 'tools', text: 'it was papaya' },
+    ]);
+    const events = await turn(session.id, 'which fruit?');
+    assert.deepEqual(agentTrace(events), ['agent.tool_use', 'agent.tool_result', 'agent.message', 'session.status_idle']);
+    assert.match(text(events.find((e) => e.type === 'agent.tool_result')!), /PAPAYA/);
+    const main = h.model.messageRequests().filter((r) => Array.isArray((r.body as { tools?: unknown[] }).tools));
+    assert.match(JSON.stringify((main.at(-1)!.body as { messages: unknown }).messages), /noted the fruit/, 'history survives hibernation');
+    assert.equal(runtimeOf(await h.client.beta.sessions.retrieve(session.id)).sandbox_state, 'live');
+  });
+
+  it('the idle clock does not run during a tool longer than the idle timeout', async () => {
+    const e = await env({ pattern: 'hybrid', idle_timeout_s: 1 });
+    const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: e.id });
+    h.model.setScript([
+      { when: 'tools', tool_use: { name: 'Bash', input: { command: `timeout 3.${Date.now() % 1000} tail -f /dev/null; echo tool-finished` } } },
+      { when: 'tools', text: 'finished' },
+    ]);
+    const stream = await h.client.beta.sessions.events.stream(session.id);
+    await h.client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'wait' }] }] });
+    const states: string[] = [];
+    const poll = setInterval(() => {
+      void h.client.beta.sessions.retrieve(session.id).then((s) => states.push(runtimeOf(s).sandbox_state));
+    }, 250);
+    const events = await readStream(stream, isIdle).finally(() => clearInterval(poll));
+    assert.match(text(events.find((e) => e.type === 'agent.tool_result')!), /tool-finished/);
+    assert.deepEqual(events.at(-1)!.stop_reason, { type: 'end_turn' });
+    assert.ok(!states.includes('hibernated'), `hibernated mid-turn: ${states.join(',')}`);
+  });
+
+  it('ephemeral: the task runs, then the sandbox goes and the session ends terminated', async () => {
+    const e = await env({ pattern: 'ephemeral' });
+    h.model.setScript([
+      { when: 'tools', tool_use: { name: 'Bash', input: { command: 'mkdir -p outputs && echo result > outputs/report.txt' } } },
+      { when: 'tools', text: 'task done' },
+    ]);
+    const session = await h.client.beta.sessions.create({
+      agent: agentId,
+      environment_id: e.id,
+      initial_events: [{ type: 'user.message', content: [{ type: 'text', text: 'do the task' }] }],
+    });
+    const done = await waitFor('termination', async () => {
+      const s = await h.client.beta.sessions.retrieve(session.id);
+      return s.status === 'terminated' ? s : undefined;
+    }, 60_000);
+    assert.equal(runtimeOf(done).sandbox_state, 'destroyed');
+    assert.equal(runtimeOf(done).pattern, 'ephemeral');
+    const events = [];
+    for await (const ev of h.client.beta.sessions.events.list(session.id)) events.push(ev);
+    assert.equal(events.at(-1)!.type, 'session.status_terminated');
+    assert.ok(events.some((ev) => ev.type === 'agent.message'));
+    await assert.rejects(
+      h.client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'more' }] }] }),
+      Anthropic.ConflictError,
+    );
+  });
+
+  it('long_running: the sandbox stays up between turns', async () => {
+    const e = await env({ pattern: 'long_running' });
+    const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: e.id });
+    h.model.setScript([{ when: 'tools', text: 'hello' }]);
+    await turn(session.id, 'hi');
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(runtimeOf(await h.client.beta.sessions.retrieve(session.id)).sandbox_state, 'live');
+    // Sessions of a long-running environment live in its shared workspace, each in its own directory.
+    assert.equal(existsSync(join(h.dataDir, 'environments', e.id, 'workspace', session.id)), true);
+  });
+
+  it('shared: two agents in one workspace cannot clobber each other’s file', async () => {
+    const e = await env({ pattern: 'shared' });
+    const a = await h.client.beta.sessions.create({ agent: agentId, environment_id: e.id, title: 'A' });
+    const b = await h.client.beta.sessions.create({ agent: agentId, environment_id: e.id, title: 'B' });
+    const workspace = join(h.dataDir, 'environments', e.id, 'workspace');
+    const board = join(workspace, 'shared', 'board.md');
+    const hold = `timeout 6.${Date.now() % 1000} tail -f /dev/null`;
+    h.model.setScript([
+      { when: 'tools', tool_use: { name: 'Write', input: { file_path: board, content: 'A was here\n' } } },
+      { when: 'tools', tool_use: { name: 'Bash', input: { command: hold } } },
+      { when: 'tools', tool_use: { name: 'Read', input: { file_path: board } } },
+      { when: 'tools', tool_use: { name: 'Write', input: { file_path: board, content: 'B was here\n' } } },
+      { when: 'tools', text: 'B saw the lock' },
+      { when: 'tools', text: 'A done' },
+      { when: 'tools', tool_use: { name: 'Write', input: { file_path: board, content: 'B was here\n' } } },
+      { when: 'tools', text: 'B wrote it' },
+    ]);
+
+    const streamA = await h.client.beta.sessions.events.stream(a.id);
+    await h.client.beta.sessions.events.send(a.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'A: write the board' }] }] });
+    const aEvents: AnyEvent[] = [];
+    const aDone = readStream(streamA, (ev, seen) => {
+      aEvents.push(ev);
+      return isIdle(ev) && seen.some((x) => x.type === 'agent.message');
+    });
+    await waitFor('A holding the board', async () => (aEvents.some((ev) => ev.type === 'agent.tool_use' && ev.name === 'bash') ? true : undefined));
+    assert.equal(await import('node:fs/promises').then((fs) => fs.readFile(board, 'utf8')), 'A was here\n');
+
+    const bEvents = await turn(b.id, 'B: write the board');
+    const refused = bEvents.filter((ev) => ev.type === 'agent.tool_result').at(-1)!;
+    assert.equal(refused.is_error, true);
+    assert.match(text(refused), /being written by another agent/);
+    assert.match(text(refused), new RegExp(a.id));
+    await aDone;
+    assert.equal(await import('node:fs/promises').then((fs) => fs.readFile(board, 'utf8')), 'A was here\n', 'B did not overwrite A');
+
+    const again = await turn(b.id, 'B: try again');
+    assert.equal(again.filter((ev) => ev.type === 'agent.tool_result').at(-1)!.is_error, false);
+    assert.equal(await import('node:fs/promises').then((fs) => fs.readFile(board, 'utf8')), 'B was here\n');
+    assert.ok(existsSync(join(workspace, a.id)) && existsSync(join(workspace, b.id)), 'each agent has its own directory');
+    assert.equal(runtimeOf(await h.client.beta.sessions.retrieve(b.id)).pattern, 'shared');
+  });
+
+  it('a session waiting for a confirmation hibernates; the confirmation restores it and the tool runs once', async () => {
+    const careful = await h.client.beta.agents.create({
+      name: 'careful',
+      model: 'claude-sonnet-4-5',
+      tools: [{ type: 'agent_toolset_20260401', configs: [{ name: 'bash', permission_policy: { type: 'always_ask' } }] }],
+    });
+    const e = await env({ pattern: 'hybrid', idle_timeout_s: 1 });
+    const session = await h.client.beta.sessions.create({ agent: careful.id, environment_id: e.id });
+    const command = 'echo once >> ran.txt';
+    h.model.setScript([
+      { when: 'tools', tool_use: { name: 'Bash', input: { command } } },
+      { when: 'tools', match: 'approved your bash call', tool_use: { name: 'Bash', input: { command } } },
+      { when: 'tools', text: 'ran it' },
+    ]);
+    const asked = await turn(session.id, 'append to ran.txt');
+    const ask = asked.find((ev) => ev.type === 'agent.tool_use')!;
+    assert.deepEqual(asked.at(-1)!.stop_reason, { type: 'requires_action', event_ids: [ask.id] });
+
+    await waitFor('hibernation while waiting', async () => {
+      const s = await h.client.beta.sessions.retrieve(session.id);
+      return runtimeOf(s).sandbox_state === 'hibernated' ? s : undefined;
+    });
+    const stream = await h.client.beta.sessions.events.stream(session.id);
+    await h.client.beta.sessions.events.send(session.id, { events: [{ type: 'user.tool_confirmation', tool_use_id: ask.id, result: 'allow' }] });
+    const after = await readStream(stream, (ev, seen) => isIdle(ev) && seen.some((x) => x.type === 'agent.message'));
+    assert.deepEqual(after.at(-1)!.stop_reason, { type: 'end_turn' });
+    assert.equal(text(after.find((ev) => ev.type === 'agent.message')!), 'ran it');
+    const workspace = join(h.dataDir, 'sessions', session.id, 'workspace');
+    assert.equal(await import('node:fs/promises').then((fs) => fs.readFile(join(workspace, 'ran.txt'), 'utf8')), 'once\n');
+    assert.ok(!after.some((ev) => ev.type === 'session.status_idle' && (ev.stop_reason as { type: string }).type === 'requires_action'), 'not asked twice');
+  });
+});

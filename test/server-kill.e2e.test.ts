@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Anthropic from '@anthropic-ai/sdk';
+import { createApiKey } from '../src/api/auth.js';
+import { silentLogger } from '../src/logger.js';
+import { openStore } from '../src/store/index.js';
+import { startScriptedModel, type ScriptedModel } from '../src/testing/scripted-model/index.js';
+import { isIdle, processesMatching, readStream, text } from './helpers/e2e.js';
+import { claudeProcessesOf, descendants, eventsOf, freePort, startServe, stillAlive, type Proc, type Serve } from './helpers/processes.js';
+
+/**
+ * `agenthost serve` killed with SIGKILL in the middle of a tool call: nothing
+ * it started may outlive it, and the next server on the same data directory
+ * must end the interrupted turn with a readable error and carry on.
+ */
+
+const UPSTREAM_KEY = 'sk-ant-kill-test-upstream';
+
+describe('agenthost serve killed with SIGKILL during a tool call', { timeout: 180_000 }, () => {
+  let dataDir: string;
+  let model: ScriptedModel;
+  let key: string;
+  let port: number;
+  let env: Record<string, string>;
+  let first: Serve | undefined;
+  let second: Serve | undefined;
+  let sessionId: string;
+  const marker = `40.${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}`;
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'agenthost-kill-'));
+    model = await startScriptedModel();
+    const store = await openStore({ dataDir, log: silentLogger() });
+    try {
+      key = (await createApiKey(store, 'kill-test')).key;
+    } finally {
+      await store.close();
+    }
+    port = await freePort();
+    env = {
+      AGENTHOST_DATA_DIR: dataDir,
+      AGENTHOST_PORT: String(port),
+      AGENTHOST_LOG_LEVEL: 'warn',
+      ANTHROPIC_BASE_URL: model.url,
+      ANTHROPIC_API_KEY: UPSTREAM_KEY,
+    };
+  });
+
+  after(async () => {
+    for (const s of [first, second]) {
+      if (s && s.child.exitCode === null && s.child.signalCode === null) {
+        s.child.kill('SIGTERM');
+        const timer = setTimeout(() => s.child.kill('SIGKILL'), 10_000);
+        await s.exited;
+        clearTimeout(timer);
+      }
+    }
+    await model?.close();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('leaves no tool and no Claude Code process behind', async () => {
+    first = await startServe(env);
+    const client = new Anthropic({ baseURL: first.url, apiKey: key, maxRetries: 0 });
+    const agent = await client.beta.agents.create({ name: 'sleeper', model: 'claude-sonnet-4-5', tools: [{ type: 'agent_toolset_20260401' }] });
+    const environment = await client.beta.environments.create({ name: 'sandboxed', config: { type: 'cloud' } });
+    sessionId = (await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id })).id;
+    model.setScript([
+      // Claude Code refuses bare long sleeps; a bounded blocking read is the 40-second tool.
+      { when: 'tools', tool_use: { name: 'Bash', input: { command: `timeout ${marker} tail -f /dev/null; echo finished` } } },
+      { when: 'tools', text: 'the first server answered' },
+    ]);
+
+    const stream = await client.beta.sessions.events.stream(sessionId);
+    await client.beta.sessions.events.send(sessionId, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'wait a while' }] }] });
+    const seen = await readStream(stream, (e) => e.type === 'agent.tool_use' || isIdle(e), 60_000);
+    assert.equal(seen.at(-1)!.type, 'agent.tool_use', `the tool started: ${seen.map((e) => e.type).join(', ')}\n${first.output()}`);
+    await new Promise((r) => setTimeout(r, 1500));
+
+    // What the server started, while it still runs: the sandbox, Claude Code and the tool.
+    const started = await descendants(first.child.pid!);
+    assert.ok(started.some((p) => p.cmdline.includes(marker)), `the tool runs: ${started.map((p) => p.cmdline).join('\n')}`);
+    assert.ok((await processesMatching(marker)).length > 0);
+    assert.ok((await claudeProcessesOf(dataDir)).length > 0, 'Claude Code runs for this data dir');
+    assert.equal((await client.beta.sessions.retrieve(sessionId)).status, 'running');
+
+    first.child.kill('SIGKILL');
+    assert.equal(await first.exited, 'SIGKILL');
+    const killedAt = Date.now();
+
+    let left: { tools: number[]; claude: number[]; sessionDir: number[]; descendants: Proc[] };
+    for (;;) {
+      const alive = [];
+      for (const p of started) if (await stillAlive(p)) alive.push(p);
+      left = {
+        tools: await processesMatching(marker),
+        claude: await claudeProcessesOf(dataDir),
+        sessionDir: await processesMatching(join(dataDir, 'sessions', sessionId)),
+        descendants: alive,
+      };
+      const clean = left.tools.length + left.claude.length + left.sessionDir.length + left.descendants.length === 0;
+      if (clean || Date.now() - killedAt > 5_000) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(left.tools, [], `no process with ${marker} remains 5 s after the kill`);
+    assert.deepEqual(left.claude, [], 'no Claude Code process remains');
+    assert.deepEqual(left.sessionDir, [], 'no process names the session directory');
+    assert.deepEqual(
+      left.descendants.map((p) => `${p.pid} ${p.cmdline}`),
+      [],
+      'nothing the server started outlives it',
+    );
+  });
+
+  it('the next server reports the turn as ended by the restart, and the session takes new messages', async () => {
+    assert.ok(sessionId, 'the first test created the session');
+    second = await startServe(env);
+    const client = new Anthropic({ baseURL: second.url, apiKey: key, maxRetries: 0 });
+
+    const session = await client.beta.sessions.retrieve(sessionId);
+    assert.equal(session.status, 'idle', 'not running: the turn died with the server');
+    assert.equal((session as unknown as { runtime: { sandbox_state: string } }).runtime.sandbox_state, 'destroyed');
+    const events = await eventsOf(client, sessionId);
+    const error = events.find((e) => e.type === 'session.error');
+    assert.ok(error, `a session.error event; events: ${events.map((e) => e.type).join(', ')}`);
+    assert.match((error.error as { message: string }).message, /restart/);
+    const last = events.at(-1)!;
+    assert.equal(last.type, 'session.status_idle');
+    assert.ok(events.indexOf(error) < events.indexOf(last));
+    assert.ok(events.findIndex((e) => e.type === 'agent.tool_use') < events.indexOf(error), 'the error follows the interrupted tool call');
+    assert.deepEqual(await processesMatching(marker), [], 'recovery did not restart the tool');
+
+    model.setScript([{ when: 'tools', text: 'back after the restart' }]);
+    const stream = await client.beta.sessions.events.stream(sessionId);
+    await client.beta.sessions.events.send(sessionId, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'are you there?' }] }] });
+    const turn = await readStream(stream, isIdle, 60_000);
+    const messages = turn.filter((e) => e.type === 'agent.message').map(text);
+    assert.deepEqual(messages, ['back after the restart'], `turn: ${turn.map((e) => e.type).join(', ')}\n${second.output()}`);
+    assert.deepEqual(turn.at(-1)!.stop_reason, { type: 'end_turn' });
+    assert.equal((await client.beta.sessions.retrieve(sessionId)).status, 'idle');
+
+    second.child.kill('SIGTERM');
+    assert.equal(await second.exited, 0, second.output());
+    assert.deepEqual(await claudeProcessesOf(dataDir), [], 'a clean shutdown stops Claude Code too');
+  });
+});
