@@ -6,7 +6,7 @@
 // Usage: npm test [-- <path-substring> ...]   (filters the file list; "web"
 // selects the console's unit tests)
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -54,9 +54,44 @@ if (files.some((f) => f.startsWith('test/dashboard.'))) {
   }
 }
 
+// Claude Code processes (and the sandboxes around them) that a test leaves
+// behind are a leak the suite must report, not wait on: each test file's
+// process exits when its tests end (--test-force-exit) and whatever it left
+// running is listed and fails the run.
+const before = new Set(claudeProcesses().map((p) => p.pid));
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=240000', '--test-force-exit', '--test-reporter=spec', ...files],
   { cwd: root, stdio: 'inherit' },
 );
-process.exit(result.status ?? 1);
+let status = result.status ?? 1;
+await new Promise((r) => setTimeout(r, 2000));
+const leaked = claudeProcesses().filter((p) => !before.has(p.pid));
+if (leaked.length > 0) {
+  console.error(`\n${leaked.length} Claude Code process(es) outlived the tests that started them:`);
+  for (const p of leaked) {
+    console.error(`  ${p.pid} ${p.cmd.slice(0, 160)}`);
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  status ||= 1;
+}
+process.exit(status);
+
+/** Running processes of the Agent SDK's bundled Claude Code binary. */
+function claudeProcesses() {
+  const out = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+      if (/claude-agent-sdk[^ ]*\/claude /.test(`${cmd} `) && !cmd.includes('run-tests')) out.push({ pid: Number(name), cmd });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}

@@ -127,6 +127,9 @@ export class SessionEngine {
   /** Live sessions' sandbox clocks: provider and the instant up to which their time was counted. */
   /** Sessions whose sandbox is starting: session id → workspace id (they count toward the quota). */
   private readonly starting = new Map<string, string>();
+  /** Starts in progress, which shutdown waits for so that none outlives it. */
+  private readonly startsInFlight = new Set<Promise<unknown>>();
+  private shuttingDown = false;
   private readonly sandboxClocks = new Map<string, { ref: SessionRef; provider: string; sinceMs: number }>();
   private readonly log: Logger;
   private readonly metrics: Metrics;
@@ -317,6 +320,9 @@ export class SessionEngine {
   /** Stops every live session (server shutdown). */
   async shutdown(): Promise<void> {
     if (this.reaper) clearInterval(this.reaper);
+    // A session starting now would otherwise go live after the sweep below.
+    this.shuttingDown = true;
+    await Promise.allSettled([...this.startsInFlight]);
     const ids = [...this.live.keys()];
     await Promise.all(
       ids.map(async (id) => {
@@ -499,10 +505,14 @@ export class SessionEngine {
       this.metrics.limited({ limit: 'live_sessions' });
       throw new Error(`the workspace already has ${quota} live sessions, its quota; archive one or wait for an idle one to hibernate`);
     }
+    if (this.shuttingDown) throw new Error('the server is shutting down; the message is kept and runs when the session next starts');
     this.starting.set(session.id, session.workspaceId);
+    const start = this.startLive(session);
+    this.startsInFlight.add(start);
     try {
-      return await this.startLive(session);
+      return await start;
     } finally {
+      this.startsInFlight.delete(start);
       this.starting.delete(session.id);
     }
   }
