@@ -57,7 +57,8 @@ if (files.some((f) => f.startsWith('test/dashboard.'))) {
 // Claude Code processes (and the sandboxes around them) that a test leaves
 // behind are a leak the suite must report, not wait on: each test file's
 // process exits when its tests end (--test-force-exit) and whatever it left
-// running is listed and fails the run.
+// running is listed and fails the run. Only orphans count (no node process
+// above them), so that sessions of another test run on this machine do not.
 const before = new Set(claudeProcesses().map((p) => p.pid));
 const result = spawnSync(
   process.execPath,
@@ -66,7 +67,7 @@ const result = spawnSync(
 );
 let status = result.status ?? 1;
 await new Promise((r) => setTimeout(r, 2000));
-const leaked = claudeProcesses().filter((p) => !before.has(p.pid));
+const leaked = claudeProcesses().filter((p) => !before.has(p.pid) && orphaned(p.pid));
 if (leaked.length > 0) {
   console.error(`\n${leaked.length} Claude Code process(es) outlived the tests that started them:`);
   for (const p of leaked) {
@@ -80,6 +81,23 @@ if (leaked.length > 0) {
   status ||= 1;
 }
 process.exit(status);
+
+/** Whether no node process (a server, a test) is among the process's ancestors. */
+function orphaned(pid) {
+  for (let p = pid, hops = 0; p > 1 && hops < 64; hops++) {
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+    } catch {
+      return false;
+    }
+    const close = stat.lastIndexOf(')');
+    const comm = stat.slice(stat.indexOf('(') + 1, close);
+    if (comm === 'node' || comm === 'MainThread') return false;
+    p = Number(stat.slice(close + 2).split(' ')[1]);
+  }
+  return true;
+}
 
 /** Running processes of the Agent SDK's bundled Claude Code binary. */
 function claudeProcesses() {

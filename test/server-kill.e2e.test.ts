@@ -27,6 +27,7 @@ describe('agenthost serve killed with SIGKILL during a tool call', { timeout: 18
   let env: Record<string, string>;
   let first: Serve | undefined;
   let second: Serve | undefined;
+  let third: Serve | undefined;
   let sessionId: string;
   const marker = `40.${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}`;
 
@@ -50,7 +51,7 @@ describe('agenthost serve killed with SIGKILL during a tool call', { timeout: 18
   });
 
   after(async () => {
-    for (const s of [first, second]) {
+    for (const s of [first, second, third]) {
       if (s && s.child.exitCode === null && s.child.signalCode === null) {
         s.child.kill('SIGTERM');
         const timer = setTimeout(() => s.child.kill('SIGKILL'), 10_000);
@@ -145,5 +146,45 @@ describe('agenthost serve killed with SIGKILL during a tool call', { timeout: 18
     second.child.kill('SIGTERM');
     assert.equal(await second.exited, 0, second.output());
     assert.deepEqual(await claudeProcessesOf(dataDir), [], 'a clean shutdown stops Claude Code too');
+  });
+
+  it('a confirmation pending when the server is killed still works after the restart, and the tool runs once', async () => {
+    const restarted = await startServe(env);
+    const client = new Anthropic({ baseURL: restarted.url, apiKey: key, maxRetries: 0 });
+    const careful = await client.beta.agents.create({
+      name: 'careful',
+      model: 'claude-sonnet-4-5',
+      tools: [{ type: 'agent_toolset_20260401', configs: [{ name: 'bash', permission_policy: { type: 'always_ask' } }] }],
+    });
+    const environment = await client.beta.environments.create({ name: 'asks', config: { type: 'cloud' } });
+    const id = (await client.beta.sessions.create({ agent: careful.id, environment_id: environment.id })).id;
+    const command = 'echo once >> ran.txt; cat ran.txt';
+    model.setScript([
+      { when: 'tools', tool_use: { name: 'Bash', input: { command } } },
+      { when: 'tools', match: 'approved your bash call', tool_use: { name: 'Bash', input: { command } } },
+      { when: 'tools', text: 'ran it' },
+    ]);
+    let stream = await client.beta.sessions.events.stream(id);
+    await client.beta.sessions.events.send(id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'append to ran.txt' }] }] });
+    const asked = await readStream(stream, (e, seen) => isIdle(e) && seen.some((x) => x.type === 'agent.tool_use'), 60_000);
+    const ask = asked.find((e) => e.type === 'agent.tool_use')!;
+    assert.deepEqual(asked.at(-1)!.stop_reason, { type: 'requires_action', event_ids: [ask.id] }, restarted.output());
+
+    restarted.child.kill('SIGKILL');
+    assert.equal(await restarted.exited, 'SIGKILL');
+    third = await startServe(env);
+    const again = new Anthropic({ baseURL: third.url, apiKey: key, maxRetries: 0 });
+    assert.equal((await again.beta.sessions.retrieve(id)).status, 'idle', 'still waiting for the confirmation');
+
+    stream = await again.beta.sessions.events.stream(id);
+    await again.beta.sessions.events.send(id, { events: [{ type: 'user.tool_confirmation', tool_use_id: ask.id, result: 'allow' }] });
+    const after = await readStream(stream, (e, seen) => isIdle(e) && seen.some((x) => x.type === 'session.status_running'), 60_000);
+    const story = after.map((e) => (e.type === 'session.error' ? `${e.type}: ${JSON.stringify(e.error)}` : e.type)).join('\n');
+    assert.deepEqual(after.at(-1)!.stop_reason, { type: 'end_turn' }, `${story}\n${third.output()}`);
+    assert.equal(text(after.find((e) => e.type === 'agent.message')!), 'ran it');
+    const results = (await eventsOf(again, id)).filter((e) => e.type === 'agent.tool_result');
+    assert.equal(results.length, 1, 'one tool result in the whole log');
+    assert.match(JSON.stringify(results[0]!.content), /"once(\\n)?"/, 'the file has one line: the tool ran once');
+    assert.ok(!after.some((e) => e.type === 'session.status_idle' && (e.stop_reason as { type: string }).type === 'requires_action'), 'not asked twice');
   });
 });
