@@ -153,6 +153,8 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
     meter,
     admitTurn: (session) => budgets.refusal(session.workspaceId),
     maxLiveSessionsPerWorkspace: config.limits.liveSessionsPerWorkspace,
+    warmPool: config.warmPool,
+    startConcurrency: config.startConcurrency,
     claudeExecutable: () => cliVersions.executable(),
     // An ephemeral task's outputs/ become files scoped to its session.
     onTaskFinished: async (ref, dir) => void (await collectOutputs({ files, log }, ref, dir)),
@@ -175,7 +177,12 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
   engine.startReaper();
 
   const agents = new AgentService({ store });
-  const environments = new EnvironmentService({ store, providers: [...providers.keys()], defaultProvider: config.defaultProvider });
+  const environments = new EnvironmentService({
+    store,
+    providers: [...providers.keys()],
+    defaultProvider: config.defaultProvider,
+    warmPoolStatus: (workspaceId, id) => running.warmPoolStatus(workspaceId, id),
+  });
   const sessions = new SessionService({ store, events, engine, providers: new Set(providers.keys()) });
   const triggers = new TriggerService({ store, sessions, log });
 

@@ -100,8 +100,8 @@ export class LiveSession {
   /** Set by a quiet close: the process ends without ending the turn in the log. */
   private quiet = false;
   private preapproved: LiveSessionOptions['preapproved'];
-  /** When this process (and its sandbox) started. */
-  readonly startedAtMs = Date.now();
+  /** When this process (and its sandbox) started, or was handed to its session from a warm pool. */
+  private startedMs = Date.now();
   private interrupted = false;
   /** Host pid of the sandboxed Claude Code process (for the provider, e.g. bwrap's own pid). */
   private processPid: number | undefined;
@@ -150,6 +150,34 @@ export class LiveSession {
       },
     });
     this.consumer = this.consume();
+  }
+
+  get startedAtMs(): number {
+    return this.startedMs;
+  }
+
+  /**
+   * Resolves once Claude Code has started and answered the SDK's initialize
+   * request (it then waits for its first message), or once the process has
+   * ended, whichever comes first; check `isEnded` after. Never rejects.
+   */
+  async ready(timeoutMs = 60_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+    });
+    await Promise.race([this.q.initializationResult().then(noop, noop), this.consumer.then(noop, noop), timeout]);
+    clearTimeout(timer);
+  }
+
+  /**
+   * A process started ahead of its session (a warm pool) is now the
+   * session's: its lifetime and idle clocks start from here.
+   */
+  adopted(): void {
+    this.startedMs = Date.now();
+    if (!this.turnActive) this.idleSinceMs = this.startedMs;
   }
 
   /** Host pid of the sandboxed process (undefined until it has started). */
@@ -445,6 +473,8 @@ export class LiveSession {
     if (result.subtype !== 'error_max_turns' && result.subtype !== 'error_max_budget_usd') await this.startTurn();
   }
 }
+
+function noop(): void {}
 
 /**
  * Resuming from a session store, the SDK rebuilds the transcript in a fresh

@@ -75,6 +75,14 @@ export const configSchema = z
     AGENTHOST_MAX_STREAMS_PER_KEY: int(0, 100_000).default(32),
     /** Sessions of one workspace holding a sandbox at once; 0 is no limit. */
     AGENTHOST_MAX_LIVE_SESSIONS_PER_WORKSPACE: int(0, 100_000).default(20),
+    /** Warm sandboxes (Claude Code started, waiting) an environment's pool keeps while in use, unless its config.warm_pool says otherwise. */
+    AGENTHOST_WARM_POOL_MIN: int(0, 64).default(0),
+    /** Most warm sandboxes per environment and agent version; the pool follows the creation rate up to this. 0 turns warm pools off. */
+    AGENTHOST_WARM_POOL_MAX: int(0, 64).default(2),
+    /** A pool without a session creation for this many seconds is emptied. */
+    AGENTHOST_WARM_POOL_IDLE_S: int(1, 86_400).default(300),
+    /** Sandbox and Claude Code start-ups at once; a burst of creations queues beyond it. */
+    AGENTHOST_START_CONCURRENCY: int(1, 256).default(2),
     /** OTLP/HTTP collector (e.g. http://127.0.0.1:4318) for traces; unset, nothing is traced. */
     AGENTHOST_OTLP_ENDPOINT: z.string().url().optional(),
     /** First retry of a failed webhook delivery after this many ms; each later one waits 4× longer (at most 6 h). */
@@ -105,6 +113,13 @@ export const configSchema = z
     AGENTHOST_PREVIEW_BASE_URL: z.string().url().optional(),
   })
   .superRefine((c, ctx) => {
+    if (c.AGENTHOST_WARM_POOL_MIN > c.AGENTHOST_WARM_POOL_MAX) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AGENTHOST_WARM_POOL_MIN'],
+        message: `must not exceed AGENTHOST_WARM_POOL_MAX (${c.AGENTHOST_WARM_POOL_MAX}); raise the max or lower the min`,
+      });
+    }
     if (c.AGENTHOST_DEFAULT_PROVIDER === 'process' && !c.AGENTHOST_ALLOW_PROCESS_PROVIDER) {
       ctx.addIssue({
         code: 'custom',
@@ -138,6 +153,8 @@ export interface Config {
   sandboxUsdPerHour: number;
   limits: { ratePerS: number; burst: number; streamsPerKey: number; liveSessionsPerWorkspace: number };
   otlpEndpoint: string | undefined;
+  warmPool: { min: number; max: number; idleTimeoutS: number };
+  startConcurrency: number;
   webhooks: { retryBaseMs: number; maxAttempts: number; allowPrivate: boolean };
   cli: { range: string | undefined; updateSchedule: string | undefined; registry: string | undefined };
   publicUrl: string | undefined;
@@ -188,6 +205,8 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       liveSessionsPerWorkspace: c.AGENTHOST_MAX_LIVE_SESSIONS_PER_WORKSPACE,
     }),
     otlpEndpoint: c.AGENTHOST_OTLP_ENDPOINT,
+    warmPool: Object.freeze({ min: c.AGENTHOST_WARM_POOL_MIN, max: c.AGENTHOST_WARM_POOL_MAX, idleTimeoutS: c.AGENTHOST_WARM_POOL_IDLE_S }),
+    startConcurrency: c.AGENTHOST_START_CONCURRENCY,
     webhooks: Object.freeze({
       retryBaseMs: c.AGENTHOST_WEBHOOK_RETRY_BASE_MS,
       maxAttempts: c.AGENTHOST_WEBHOOK_MAX_ATTEMPTS,

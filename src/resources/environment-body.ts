@@ -33,6 +33,11 @@ import {
  *   deployment pattern (see `LIFECYCLE_DEFAULTS`). Omitted fields take the
  *   pattern's defaults; `null` timeouts mean no limit.
  *
+ * - `warm_pool`: `{ min, max, idle_timeout_s }`, the warm pool's bounds; fields
+ *   left out follow the server's defaults, and the key is absent when none is
+ *   set. `null` clears it. `GET /v1/environments/{id}` adds the pool's state as
+ *   `warm_pool_status: { ready, starting, target }`.
+ *
  * `self_hosted` configs are refused: in the Managed Agents API they mean
  * sessions run on the client's own workers polling `/v1/environments/{id}/work`,
  * which agenthost does not implement. agenthost is the self-hosted side already.
@@ -101,12 +106,34 @@ export const SANDBOX_LIMIT_DEFAULTS: SandboxLimitsConfig = {
   tool_timeout_s: 600,
 };
 
+/** Only the fields an environment sets; the rest follow the server's defaults. */
+export interface WarmPoolConfig {
+  min?: number;
+  max?: number;
+  idle_timeout_s?: number;
+}
+
 export interface CloudConfig {
   type: 'cloud';
   networking: Networking;
   packages: Packages;
   sandbox: SandboxConfig;
   lifecycle: Lifecycle;
+  warm_pool?: WarmPoolConfig;
+}
+
+function resolveWarmPool(p: CloudConfigParams['warm_pool'], current: WarmPoolConfig | undefined): WarmPoolConfig | undefined {
+  if (p === null) return undefined;
+  if (p === undefined) return current;
+  const next: WarmPoolConfig = { ...current };
+  for (const key of ['min', 'max', 'idle_timeout_s'] as const) {
+    const v = p[key];
+    if (v !== undefined && v !== null) next[key] = v;
+  }
+  if (next.min !== undefined && next.max !== undefined && next.min > next.max) {
+    throw invalid(`config.warm_pool.min (${next.min}) must not exceed config.warm_pool.max (${next.max})`);
+  }
+  return Object.keys(next).length > 0 ? next : undefined;
 }
 
 function resolveLifecycle(p: CloudConfigParams['lifecycle'], current: Lifecycle | undefined): Lifecycle {
@@ -198,6 +225,8 @@ export function resolveConfig(params: ConfigParams | null | undefined, current: 
     sandbox: { provider: resolveProvider(p.sandbox, current?.sandbox.provider, choice), ...resolveSandboxLimits(p.sandbox, current?.sandbox) },
     lifecycle: resolveLifecycle(p.lifecycle, current?.lifecycle),
   };
+  const warmPool = resolveWarmPool(p.warm_pool, current?.warm_pool);
+  if (warmPool) config.warm_pool = warmPool;
   const { networking, packages } = config;
   if (networking.type === 'limited' && !networking.allow_package_managers) {
     const manager = PACKAGE_MANAGERS.find((m) => packages[m].length > 0);

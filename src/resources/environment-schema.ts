@@ -91,12 +91,29 @@ export const lifecycleParamsSchema = z.strictObject({
   max_lifetime_s: z.number().int().min(1).max(365 * 24 * 3600).nullish(),
 });
 
+/**
+ * agenthost extension: the environment's warm pool, sandboxes with Claude
+ * Code started ahead of session creation. Omitted fields take the server's
+ * defaults (AGENTHOST_WARM_POOL_*); `max: 0` turns the pool off.
+ */
+export const warmPoolParamsSchema = z
+  .strictObject({
+    /** Ready sandboxes kept while sessions are being created. */
+    min: z.number().int().min(0).max(64).nullish(),
+    /** The most the pool grows to under a high creation rate. */
+    max: z.number().int().min(0).max(64).nullish(),
+    /** Seconds without a session creation after which the pool is emptied. */
+    idle_timeout_s: z.number().int().min(1).max(86_400).nullish(),
+  })
+  .refine((p) => p.min == null || p.max == null || p.min <= p.max, { message: 'min must not exceed max', path: ['min'] });
+
 export const cloudConfigParamsSchema = z.strictObject({
   type: z.literal('cloud'),
   networking: networkingParamsSchema.nullish(),
   packages: packagesParamsSchema.nullish(),
   sandbox: sandboxParamsSchema.nullish(),
   lifecycle: lifecycleParamsSchema.nullish(),
+  warm_pool: warmPoolParamsSchema.nullish(),
 });
 
 /** Parsed so the refusal can explain itself; see `environment-body.ts`. */

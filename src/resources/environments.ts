@@ -12,6 +12,13 @@ import {
 } from './environment-body.js';
 import { environmentCreateSchema, environmentUpdateSchema } from './environment-schema.js';
 
+/** A warm pool's state now (agenthost extension, on `GET /v1/environments/{id}` only). */
+export interface WarmPoolStatusView {
+  ready: number;
+  starting: number;
+  target: number;
+}
+
 /** The environment as the API shows it (`BetaEnvironment`). */
 export type EnvironmentView = { id: string; type: 'environment' } & EnvironmentBody & {
   created_at: string;
@@ -54,11 +61,21 @@ export class EnvironmentService {
   private readonly now: () => Date;
   private readonly choice: ProviderChoice;
 
-  constructor(deps: { store: EnvironmentStore; providers: string[]; defaultProvider: string; now?: () => Date }) {
+  private readonly warmPoolStatus: ((workspaceId: string, id: string) => WarmPoolStatusView) | undefined;
+
+  constructor(deps: {
+    store: EnvironmentStore;
+    providers: string[];
+    defaultProvider: string;
+    now?: () => Date;
+    /** The environment's warm sandboxes now, shown as `warm_pool_status` when retrieved. */
+    warmPoolStatus?: (workspaceId: string, id: string) => WarmPoolStatusView;
+  }) {
     if (!deps.providers.includes(deps.defaultProvider)) {
       throw new Error(`default sandbox provider ${JSON.stringify(deps.defaultProvider)} is not among the providers (${deps.providers.join(', ')})`);
     }
     this.store = deps.store;
+    this.warmPoolStatus = deps.warmPoolStatus;
     this.now = deps.now ?? (() => new Date());
     this.choice = { providers: [...deps.providers], defaultProvider: deps.defaultProvider };
   }
@@ -77,8 +94,9 @@ export class EnvironmentService {
     return renderEnvironment(record);
   }
 
-  async retrieve(workspaceId: string, id: string): Promise<EnvironmentView> {
-    return renderEnvironment(await this.get(workspaceId, id));
+  async retrieve(workspaceId: string, id: string): Promise<EnvironmentView & { warm_pool_status?: WarmPoolStatusView }> {
+    const view = renderEnvironment(await this.get(workspaceId, id));
+    return this.warmPoolStatus ? { ...view, warm_pool_status: this.warmPoolStatus(workspaceId, id) } : view;
   }
 
   /** Applies EnvironmentUpdateParams; an update that changes nothing writes nothing. */

@@ -8,10 +8,12 @@ import type { Logger } from '../logger.js';
 import { addCost, type CostMeter } from '../ops/cost.js';
 import { NoopMetrics, type LiveSessionSample, type Metrics } from '../ops/metrics.js';
 import type { SandboxLimits, SandboxProvider } from '../sandbox/provider.js';
-import type { Json, JsonObject, SessionRecord, Store } from '../store/store.js';
+import type { EnvironmentRecord, Json, JsonObject, SessionRecord, Store } from '../store/store.js';
 import { newId } from '../ids.js';
 import { sandboxLimitsOf } from '../resources/environment-body.js';
 import { PathLocks, checkSharedWrite } from '../lifecycle/path-locks.js';
+import { StartGate } from '../lifecycle/start-gate.js';
+import { WarmPool, poolKey, type WarmMember, type WarmPoolSettings, type WarmPoolStatus } from '../lifecycle/warm-pool.js';
 import type { EventLog, SessionRef } from './event-log.js';
 
 /** The part of the model gateway the engine uses. */
@@ -94,6 +96,21 @@ export interface EngineOptions {
    * or its own directory in a shared one. A failure fails the start.
    */
   prepareWorkspace?: (session: SessionRecord, dir: string) => Promise<void>;
+  /**
+   * Warm pools' bounds for environments whose `config.warm_pool` leaves them
+   * out. Absent: no warm pools.
+   */
+  warmPool?: WarmPoolSettings;
+  /** Sandbox and Claude Code start-ups at once; more wait their turn. Default 2. */
+  startConcurrency?: number;
+}
+
+/** A sandbox with Claude Code started in it, waiting for its session's first message. */
+interface Booted {
+  live: LiveSession;
+  dirs: SessionDirs;
+  providerName: string;
+  executable: string | undefined;
 }
 
 type SandboxState = 'starting' | 'live' | 'hibernated' | 'destroyed';
@@ -133,10 +150,97 @@ export class SessionEngine {
   private readonly sandboxClocks = new Map<string, { ref: SessionRef; provider: string; sinceMs: number }>();
   private readonly log: Logger;
   private readonly metrics: Metrics;
+  private readonly gate: StartGate;
+  private readonly pool: WarmPool<{ env: EnvironmentRecord; body: JsonObject }, Booted>;
+  /** Warm sandboxes handed to sessions that have not started on them yet: session id → member. */
+  private readonly claimed = new Map<string, WarmMember<Booted>>();
 
   constructor(private readonly o: EngineOptions) {
     this.log = o.log.child({ component: 'engine' });
     this.metrics = o.metrics ?? new NoopMetrics();
+    this.gate = new StartGate(o.startConcurrency ?? 2);
+    this.pool = new WarmPool({
+      start: (spec, id) => this.startWarm(spec.env, spec.body, id),
+      discard: (id, booted) => this.discardWarm(id, booted),
+      hasRoom: (workspaceId) => !this.shuttingDown && (!o.maxLiveSessionsPerWorkspace || this.liveCount(workspaceId) < o.maxLiveSessionsPerWorkspace),
+      newId: () => newId('sesn'),
+      log: this.log,
+    });
+  }
+
+  /**
+   * Hands a new session a warm sandbox of its environment's pool, if one
+   * fits: the session must take the returned id (the sandbox's transcript and
+   * gateway keys are that id). Records the creation either way, so the pool
+   * follows demand. `body` is the new session's body (agent snapshot, budget);
+   * `take` false only records the demand.
+   */
+  async claimWarm(workspaceId: string, env: EnvironmentRecord, body: JsonObject, take = true): Promise<string | null> {
+    const settings = this.warmSettings(env.body);
+    const agent = body.agent as JsonObject;
+    // A budget is fixed when Claude Code starts; such sessions start cold.
+    if (!settings || settings.max === 0 || this.shuttingDown || (body.budget ?? null) !== null) return null;
+    const key = poolKey(workspaceId, env.id, String(agent.id), Number(agent.version));
+    const fingerprint = `${env.updatedAt}|${(await this.executable()) ?? ''}`;
+    this.pool.noteDemand({ key, workspaceId, environmentId: env.id, settings, fingerprint, spec: { env, body: { agent } } });
+    const member = take ? this.pool.take(key, fingerprint) : undefined;
+    if (member) this.claimed.set(member.id, member);
+    this.pool.reconcile();
+    return member?.id ?? null;
+  }
+
+  /** Gives back a claimed warm sandbox whose session was not created after all; it is discarded. */
+  releaseWarm(sessionId: string): void {
+    const member = this.claimed.get(sessionId);
+    if (!member) return;
+    this.claimed.delete(sessionId);
+    void member.started.then((b) => this.discardWarm(sessionId, b), () => undefined);
+  }
+
+  /** The warm pools of one environment, for its API view. */
+  warmPoolStatus(workspaceId: string, environmentId: string): WarmPoolStatus {
+    return this.pool.status(workspaceId, environmentId);
+  }
+
+  /** Warm sandboxes of the workspace waiting in pools (they count as live, and give way to sessions). */
+  warmCount(workspaceId: string): number {
+    return this.pool.count(workspaceId);
+  }
+
+  private warmSettings(environmentBody: JsonObject): WarmPoolSettings | undefined {
+    const defaults = this.o.warmPool;
+    if (!defaults) return undefined;
+    const own = ((environmentBody.config as JsonObject | undefined)?.warm_pool ?? {}) as { min?: number; max?: number; idle_timeout_s?: number };
+    const max = own.max ?? defaults.max;
+    return { min: Math.min(own.min ?? defaults.min, max), max, idleTimeoutS: own.idle_timeout_s ?? defaults.idleTimeoutS };
+  }
+
+  private async startWarm(env: EnvironmentRecord, body: JsonObject, id: string): Promise<Booted> {
+    const ref: SessionRef = { id, workspaceId: env.workspaceId };
+    const booted = await this.gate.run(() => this.boot(ref, env, body), 'background');
+    if (booted.live.isEnded) {
+      await this.discardWarm(id, booted);
+      throw new Error('Claude Code exited while starting');
+    }
+    return booted;
+  }
+
+  private async discardWarm(id: string, booted: Booted | undefined): Promise<void> {
+    await booted?.live.close().catch((error: unknown) => this.log.warn({ err: error, sandbox: id }, 'could not close a warm sandbox'));
+    await this.o.gateway.closeSession(id).catch(() => undefined);
+    this.sharedWorkspaces.delete(id);
+    await rm(join(this.o.dataDir, 'sessions', id), { recursive: true, force: true });
+  }
+
+  /** The warm sandbox claimed for this session, once started; undefined when there is none or it failed. */
+  private async claimedBoot(sessionId: string): Promise<Booted | undefined> {
+    const member = this.claimed.get(sessionId);
+    if (!member) return undefined;
+    this.claimed.delete(sessionId);
+    const booted = await member.started.catch(() => undefined);
+    if (booted && !booted.live.isEnded) return booted;
+    await this.discardWarm(sessionId, booted);
+    return undefined;
   }
 
   /** The sessions this server runs, for the sessions gauge. */
@@ -233,11 +337,12 @@ export class SessionEngine {
     return (live !== undefined && !live.isEnded) || this.starting.has(sessionId);
   }
 
-  /** Sessions of the workspace that hold a sandbox or are getting one. */
+  /** Sessions of the workspace that hold a sandbox or are getting one, and its warm sandboxes. */
   liveCount(workspaceId: string): number {
-    let n = 0;
+    let n = this.pool.count(workspaceId);
     for (const live of this.live.values()) if (live.ref.workspaceId === workspaceId && !live.isEnded) n++;
     for (const [id, ws] of this.starting) if (ws === workspaceId && !this.live.has(id)) n++;
+    for (const [id, m] of this.claimed) if (m.workspaceId === workspaceId && !this.starting.has(id)) n++;
     return n;
   }
 
@@ -323,6 +428,8 @@ export class SessionEngine {
     // A session starting now would otherwise go live after the sweep below.
     this.shuttingDown = true;
     await Promise.allSettled([...this.startsInFlight]);
+    const unclaimed = [...this.claimed.keys()];
+    await Promise.all([this.pool.close(), ...unclaimed.map(async (id) => this.discardWarm(id, await this.claimedBoot(id)))]);
     const ids = [...this.live.keys()];
     await Promise.all(
       ids.map(async (id) => {
@@ -374,6 +481,7 @@ export class SessionEngine {
    * never idle. `max_lifetime_s` bounds the sandbox however busy it is.
    */
   async sweep(now = Date.now()): Promise<void> {
+    this.pool.reconcile();
     for (const [id, live] of [...this.live]) {
       await this.accrueSandbox(id, false, 60);
       const lc = this.lifecycles.get(id) ?? DEFAULT_LIFECYCLE;
@@ -501,7 +609,8 @@ export class SessionEngine {
     const existing = this.live.get(session.id);
     if (existing && !existing.isEnded) return existing;
     const quota = this.o.maxLiveSessionsPerWorkspace;
-    if (quota && this.liveCount(session.workspaceId) >= quota) {
+    // A warm sandbox gives way to a session that needs the room; a claimed one was counted already.
+    if (quota && !this.claimed.has(session.id) && this.liveCount(session.workspaceId) >= quota && !this.pool.evict(session.workspaceId)) {
       this.metrics.limited({ limit: 'live_sessions' });
       throw new Error(`the workspace already has ${quota} live sessions, its quota; archive one or wait for an idle one to hibernate`);
     }
@@ -524,31 +633,78 @@ export class SessionEngine {
     const ref: SessionRef = { id: session.id, workspaceId: session.workspaceId };
     const env = await this.o.store.getEnvironment(session.workspaceId, session.environmentId);
     if (!env) throw new Error(`environment ${session.environmentId} no longer exists`);
+    const current = (await this.o.store.getSession(session.workspaceId, session.id)) ?? session;
+    const lifecycle = lifecycleOf(env.body);
+    const wasHibernated = (current.body.runtime as JsonObject | undefined)?.sandbox_state === 'hibernated';
+
+    let booted = await this.claimedBoot(session.id);
+    const warm = booted !== undefined;
+    if (booted) {
+      this.lifecycles.set(session.id, lifecycle);
+      const warmBoot = booted;
+      // Placed now that the session exists; the process reads files only once a turn starts.
+      await this.o.prepareWorkspace?.(current, warmBoot.dirs.cwd).catch(async (error: unknown) => {
+        await this.discardWarm(session.id, warmBoot);
+        throw error;
+      });
+    } else {
+      const providerName = this.providerFor(env.body);
+      this.lifecycles.set(session.id, lifecycle);
+      await this.setSandboxState(ref, 'starting', providerName);
+      booted = await this.gate.run(() =>
+        this.boot(ref, env, current.body, {
+          beforeStart: async (dirs) => {
+            if (wasHibernated && this.o.snapshots && this.ownsWorkspace(session.id)) await this.o.snapshots.restore(session.id, dirs.workspace);
+          },
+          prepare: (dirs) => this.o.prepareWorkspace?.(current, dirs.cwd) ?? Promise.resolve(),
+        }),
+      );
+    }
+    const { live, providerName } = booted;
+    live.adopted();
+    this.live.set(session.id, live);
+    this.sandboxClocks.set(session.id, { ref, provider: providerName, sinceMs: live.startedAtMs });
+    if (this.o.meter) {
+      const clock = { since: new Date(live.startedAtMs).toISOString(), usd_per_hour: this.o.meter.sandboxUsdPerHour(providerName) };
+      await this.o.events.update(ref, (s) => ({ body: addCost(s.body, {}, clock) }));
+    }
+    this.preapprovals.delete(session.id);
+    await this.o.events.update(ref, (s) => ({ body: withRuntime(s.body, { sandbox_state: 'live', provider: providerName, warm_start: warm }) }));
+    this.metrics.sessionStarted({ provider: providerName, pattern: lifecycle.pattern, seconds: (performance.now() - startedMs) / 1000, resumed: wasHibernated });
+    return live;
+  }
+
+  /**
+   * Creates a session's directories, gateway endpoint and sandbox, and starts
+   * its Claude Code process; resolves once the process waits for its first
+   * message. Runs for a session that exists (a cold start) or for one a warm
+   * pool will hand out (its id preallocated, its record not yet written).
+   */
+  private async boot(
+    ref: SessionRef,
+    env: EnvironmentRecord,
+    body: JsonObject,
+    hooks: { beforeStart?: (dirs: SessionDirs) => Promise<void>; prepare?: (dirs: SessionDirs) => Promise<void> } = {},
+  ): Promise<Booted> {
     const providerName = this.providerFor(env.body);
     const provider = this.o.providers.get(providerName);
     if (!provider) throw new Error(`sandbox provider ${providerName} is not available on this server`);
-
-    const current = (await this.o.store.getSession(session.workspaceId, session.id)) ?? session;
     const lifecycle = lifecycleOf(env.body);
-    this.lifecycles.set(session.id, lifecycle);
     const shared = lifecycle.pattern === 'shared' || lifecycle.pattern === 'long_running';
-    if (shared) this.sharedWorkspaces.set(session.id, env.id);
-    const wasHibernated = (current.body.runtime as JsonObject | undefined)?.sandbox_state === 'hibernated';
-    await this.setSandboxState(ref, 'starting', providerName);
-    const dirs = this.dirsFor(session.id);
-    if (wasHibernated && this.o.snapshots && this.ownsWorkspace(session.id)) {
-      await this.o.snapshots.restore(session.id, dirs.workspace);
-    }
+    if (shared) this.sharedWorkspaces.set(ref.id, env.id);
+    const dirs = this.dirsFor(ref.id);
+    await hooks.beforeStart?.(dirs);
     await Promise.all([dirs.workspace, dirs.cwd, dirs.config, dirs.tmp].map((d) => mkdir(d, { recursive: true, mode: 0o777 })));
-    await this.o.prepareWorkspace?.(current, dirs.cwd);
+    await hooks.prepare?.(dirs);
     const networking = (env.body.config as JsonObject | undefined)?.networking as JsonObject | undefined;
-    const mcpServerUrls = ((current.body.agent as JsonObject).mcp_servers as JsonObject[] | undefined ?? []).flatMap((m) => (typeof m.url === 'string' ? [m.url] : []));
-    const endpoint = await this.o.gateway.openSession(session.id, { networking, mcpServerUrls });
+    const agent = body.agent as JsonObject;
+    const mcpServerUrls = ((agent.mcp_servers as JsonObject[] | undefined) ?? []).flatMap((m) => (typeof m.url === 'string' ? [m.url] : []));
+    const endpoint = await this.o.gateway.openSession(ref.id, { networking, mcpServerUrls });
     let sandbox;
     try {
       sandbox = await provider.create({
-        id: session.id,
-        workspaceId: session.workspaceId,
+        id: ref.id,
+        workspaceId: ref.workspaceId,
         workspaceDir: dirs.workspace,
         configDir: dirs.config,
         tmpDir: dirs.tmp,
@@ -560,19 +716,15 @@ export class SessionEngine {
         onLimit: (event) =>
           void this.o.events
             .append(ref, [sessionError('unknown_error', `sandbox limit: ${event.message}`)])
-            .catch((error: unknown) => this.log.warn({ err: error, sessionId: session.id }, 'could not record a sandbox limit')),
+            .catch((error: unknown) => this.log.warn({ err: error, sessionId: ref.id }, 'could not record a sandbox limit')),
       });
     } catch (error) {
-      await this.o.gateway.closeSession(session.id);
+      await this.o.gateway.closeSession(ref.id);
       throw error;
     }
 
-    const executable = await this.o.claudeExecutable?.().catch((error: unknown) => {
-      this.log.warn({ err: error, sessionId: session.id }, 'no Claude Code version chosen; starting the bundled one');
-      return undefined;
-    });
-    const agent = current.body.agent as JsonObject;
-    const internal = (current.body.internal as JsonObject | undefined) ?? {};
+    const executable = await this.executable();
+    const internal = (body.internal as JsonObject | undefined) ?? {};
     const live: LiveSession = new LiveSession({
       ref,
       log: this.o.log,
@@ -585,14 +737,14 @@ export class SessionEngine {
         system: typeof agent.system === 'string' ? agent.system : null,
         plan: planTools(agent.tools),
         maxTurns: this.o.maxTurns,
-        ...remainingBudget(current.body),
+        ...remainingBudget(body),
         ...(executable ? { executable } : {}),
         ...(typeof internal.claude_session_id === 'string' ? { resume: internal.claude_session_id } : {}),
-        ...(this.preapprovals.has(session.id) ? { preapproved: this.preapprovals.get(session.id)! } : {}),
+        ...(this.preapprovals.has(ref.id) ? { preapproved: this.preapprovals.get(ref.id)! } : {}),
         ...(shared
           ? {
               writeGuard: (path: string, cwd: string) =>
-                checkSharedWrite(this.locks, { scope: env.id, workspace: dirs.workspace, ownDir: dirs.cwd, sessionId: session.id, cwd, path }),
+                checkSharedWrite(this.locks, { scope: env.id, workspace: dirs.workspace, ownDir: dirs.cwd, sessionId: ref.id, cwd, path }),
             }
           : {}),
       },
@@ -600,22 +752,22 @@ export class SessionEngine {
       onEnded: (ended) => this.onEnded(ref, ended),
       onTurnEnded: (_live, stop) => {
         // Shared paths a session wrote during its turn are free again once it ends.
-        if (stop.type !== 'requires_action') this.releaseLocks(session.id);
+        if (stop.type !== 'requires_action') this.releaseLocks(ref.id);
         // An ephemeral session is one task: when it ends (not when it pauses
         // for a confirmation) the sandbox goes and the session is terminated.
         if (lifecycle.pattern === 'ephemeral' && stop.type !== 'requires_action') void this.finishEphemeral(ref);
       },
     });
-    this.live.set(session.id, live);
-    this.sandboxClocks.set(session.id, { ref, provider: providerName, sinceMs: live.startedAtMs });
-    if (this.o.meter) {
-      const clock = { since: new Date(live.startedAtMs).toISOString(), usd_per_hour: this.o.meter.sandboxUsdPerHour(providerName) };
-      await this.o.events.update(ref, (s) => ({ body: addCost(s.body, {}, clock) }));
-    }
-    this.preapprovals.delete(session.id);
-    await this.setSandboxState(ref, 'live', providerName);
-    this.metrics.sessionStarted({ provider: providerName, pattern: lifecycle.pattern, seconds: (performance.now() - startedMs) / 1000, resumed: wasHibernated });
-    return live;
+    // Inside the start gate, so a burst of starts queues instead of sharing the CPU.
+    await live.ready();
+    return { live, dirs, providerName, executable };
+  }
+
+  private async executable(): Promise<string | undefined> {
+    return this.o.claudeExecutable?.().catch((error: unknown) => {
+      this.log.warn({ err: error }, 'no Claude Code version chosen; starting the bundled one');
+      return undefined;
+    });
   }
 
   /** Ends an ephemeral session after its task: outputs collected, sandbox destroyed, terminated. */
@@ -635,7 +787,11 @@ export class SessionEngine {
   }
 
   private onEnded(ref: SessionRef, ended: LiveSession): void {
-    if (this.live.get(ref.id) !== ended) return;
+    if (this.live.get(ref.id) !== ended) {
+      // A warm sandbox whose process died while it waited.
+      if (this.pool.has(ref.id)) this.pool.remove(ref.id);
+      return;
+    }
     // The process ended on its own (a limit, or a crash). Release the sandbox;
     // anything still queued is delivered to a fresh process.
     const leftover = ended.drainPending();

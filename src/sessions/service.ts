@@ -65,9 +65,13 @@ export class SessionService {
     const at = this.now().toISOString();
     const resources = await resolveSessionResources(this.o.store, workspaceId, body.resources ?? [], at);
     const initial = this.o.events.draft((body.initial_events ?? []).map((e) => ({ type: e.type, fields: { content: e.content as Json } })));
-    const { session, events } = await this.o.store.createSession(
+    const budget = (body.budget as JsonObject | undefined) ?? null;
+    // A warm sandbox was started for a session id of its own; the session takes that id. Only a
+    // session that starts working at once takes one: others would hold a sandbox they may not use.
+    const warmId = await this.o.engine.claimWarm(workspaceId, env, { agent: snapshot, budget }, initial.length > 0);
+    const created = this.o.store.createSession(
       {
-        id: newId('sesn'),
+        id: warmId ?? newId('sesn'),
         workspaceId,
         agentId,
         agentVersion: version,
@@ -80,7 +84,7 @@ export class SessionService {
           agent: snapshot,
           title: body.title ?? null,
           metadata: body.metadata ?? {},
-          budget: (body.budget as JsonObject | undefined) ?? null,
+          budget,
           resources,
           usage: { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
           runtime: { sandbox_state: 'destroyed', provider, pattern: lifecycleOf(env.body).pattern, cli_version: null },
@@ -89,6 +93,8 @@ export class SessionService {
       },
       initial,
     );
+    if (warmId) created.catch(() => this.o.engine.releaseWarm(warmId));
+    const { session, events } = await created;
     this.o.events.publish(session.id, events);
     const content = events.flatMap((e) => (e.body.content as Json[] | undefined) ?? []);
     if (content.length > 0) void this.o.engine.deliver(session, content);

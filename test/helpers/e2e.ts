@@ -57,6 +57,8 @@ export async function startE2E(o: E2EOptions): Promise<E2E> {
     AGENTHOST_REAPER_INTERVAL_MS: String(o.reaperIntervalMs ?? 5_000),
     ANTHROPIC_BASE_URL: model.url,
     ANTHROPIC_API_KEY: UPSTREAM_KEY,
+    // Warm pools start extra Claude Code processes; the suites that test them turn them on.
+    AGENTHOST_WARM_POOL_MAX: '0',
     ...o.env,
   });
   const server = await startServer(config, silentLogger(), store ? { store } : {});

@@ -10,7 +10,7 @@ export interface LimitOptions {
   /** Open event streams per API key; absent is no limit. */
   streams?: { limiter: ConnectionLimiter; max: number } | undefined;
   /** Sessions of a workspace that may hold a sandbox at once; absent is no limit. */
-  liveSessions?: { max: number; engine: { isLive(sessionId: string): boolean; liveCount(workspaceId: string): number } } | undefined;
+  liveSessions?: { max: number; engine: { isLive(sessionId: string): boolean; liveCount(workspaceId: string): number; warmCount(workspaceId: string): number } } | undefined;
   metrics: Metrics;
 }
 
@@ -48,7 +48,9 @@ export function registerLimits(app: FastifyInstance, o: LimitOptions): void {
     if (!quota || !startsTurn(request.method, request.routeOptions.url, request.body)) return;
     const sessionId = (request.params as { id?: string } | undefined)?.id;
     if (sessionId !== undefined && quota.engine.isLive(sessionId)) return;
-    if (quota.engine.liveCount(request.auth.workspaceId) >= quota.max) {
+    // Warm sandboxes count as live but give way to a session that needs the room.
+    const ws = request.auth.workspaceId;
+    if (quota.engine.liveCount(ws) - quota.engine.warmCount(ws) >= quota.max) {
       throw limited(o, 'live_sessions', `this workspace already has ${quota.max} live sessions, its quota; archive one or wait for an idle one to hibernate`, 10);
     }
   });
