@@ -12,8 +12,8 @@ import { SandboxUnavailableError, type LimitEvent, type Sandbox, type SandboxLim
 /**
  * The behaviour every SandboxProvider shares, as node:test suites. Each
  * provider's test file calls `runSandboxContract`; isolated providers also
- * get the isolation suite (non-isolated ones see it skipped, with the
- * reason). Nothing is mocked: real processes, a real gateway on a Unix
+ * get the isolation suite (non-isolated ones leave it out and declare
+ * `isolated: false`). Nothing is mocked: real processes, a real gateway on a Unix
  * socket and on loopback TCP.
  */
 
@@ -171,10 +171,19 @@ export function runSandboxContract(name: string, makeProvider: MakeProvider, opt
 
     const run = (s: Sandbox, script: string, stdin = ''): Promise<RunResult> => collect(sh(s, script), stdin);
 
-    /** A test that is skipped, with the reason, when the provider cannot run here. */
-    function test(title: string, fn: (t: TestContext) => Promise<void>, skip?: string): void {
-      it(title, { skip: skip ?? false }, async (t) => {
-        if (unavailable) return t.skip(unavailable);
+    /**
+     * A test of the contract. `notApplicable` leaves it out of this provider's
+     * contract (what the provider declares it does not do, see ContractOptions).
+     * A provider that cannot run on this host skips, with the reason, except
+     * in CI, where that is a failure.
+     */
+    function test(title: string, fn: (t: TestContext) => Promise<void>, notApplicable?: string): void {
+      if (notApplicable) return;
+      it(title, async (t) => {
+        if (unavailable) {
+          if (process.env.CI) assert.fail(unavailable);
+          return t.skip(unavailable);
+        }
         await fn(t);
       });
     }
@@ -324,6 +333,12 @@ export function runSandboxContract(name: string, makeProvider: MakeProvider, opt
     });
 
     const notIsolated = options.isolated ? undefined : `${name} does not isolate (isolated: false)`;
+
+    if (!options.isolated) {
+      test('declares that it does not isolate, so the isolation tests are not its contract', async () => {
+        assert.equal(provider.isolated, false);
+      });
+    }
 
     test('isolation: runs as a non-root user', async () => {
       const s = await newSandbox();
