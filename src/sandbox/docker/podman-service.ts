@@ -1,0 +1,60 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+
+/**
+ * Podman's Docker-compatible API service on a Unix socket in a temporary
+ * directory, for tests and development: the docker provider's engine where
+ * no Docker daemon runs. Images live in Podman's usual storage, so a test
+ * image built once is found again by later runs.
+ */
+export interface PodmanService {
+  /** For AGENTHOST_DOCKER_HOST: unix://<socket>. */
+  host: string;
+  close(): Promise<void>;
+}
+
+/** Why podman cannot be used here, or undefined when it can. */
+export function podmanMissing(): string | undefined {
+  const r = spawnSync('podman', ['--version'], { encoding: 'utf8' });
+  return r.status === 0 ? undefined : `podman is not installed (apt-get install podman crun catatonit runc): ${r.error?.message ?? r.stderr}`;
+}
+
+export async function startPodmanService(): Promise<PodmanService> {
+  const missing = podmanMissing();
+  if (missing) throw new Error(missing);
+  const dir = mkdtempSync(join(tmpdir(), 'ahpodman-'));
+  const socket = join(dir, 'podman.sock');
+  // runc where installed: crun 1.8 refuses hosts with cgroup v1 plus a v2 mount that holds a controller.
+  const runtime = ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p));
+  const args = [...(runtime ? ['--runtime', runtime] : []), 'system', 'service', '--time=0', `unix://${socket}`];
+  const child: ChildProcess = spawn('podman', args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-4000)));
+  const docker = new Docker({ socketPath: socket });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`podman system service exited: ${stderr}`);
+    if (existsSync(socket) && (await docker.ping().then(() => true, () => false))) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`podman system service did not answer in 30 s: ${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.unref();
+  return {
+    host: `unix://${socket}`,
+    close: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000).unref())]);
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,140 @@
+import type { Logger } from '../../logger.js';
+import type { LimitEvent, SandboxLimits } from '../provider.js';
+import { diskUsage } from '../watchdog.js';
+import type { Monitor } from './monitor.js';
+import { toolsOf, withDescendants, type StatLine } from './spec.js';
+
+/**
+ * What the engine enforces but does not report, and what it cannot
+ * enforce: once a second the container's monitor lists its processes and
+ * cgroup counters. An OOM kill or a refused fork becomes a report (and for
+ * pids, every tool is killed: a fork bomb); a tool older than
+ * `toolTimeoutS` is killed with what it started; the bind-mounted
+ * directories are measured, and over `diskMib` the tools are killed.
+ */
+export class DockerWatch {
+  private timer: NodeJS.Timeout | undefined;
+  private busy = false;
+  private last = { oomKills: 0, pidsMax: 0 };
+  private readonly firstSeen = new Map<string, number>();
+  private machinery = new Set<number>();
+  private nextDiskAt = 0;
+  private diskKilledAt = 0;
+  private diskBusy = false;
+  private latest: StatLine[] = [];
+
+  constructor(
+    private readonly o: {
+      monitor: Monitor;
+      limits: SandboxLimits;
+      writableDirs: string[];
+      report: (e: LimitEvent) => void;
+      log: Logger;
+      intervalMs?: number;
+    },
+  ) {}
+
+  start(machinery: number[]): void {
+    this.machinery = new Set(machinery);
+    this.timer ??= setInterval(() => void this.tick(), this.o.intervalMs ?? 1_000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private tools(procs: StatLine[]): StatLine[] {
+    return toolsOf(procs, this.machinery);
+  }
+
+  /** Kills every tool now; the count killed. */
+  private killTools(procs: StatLine[]): number {
+    const tools = this.tools(procs);
+    this.o.monitor.kill(tools.map((t) => t.pid));
+    return tools.length;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      const { limits, report } = this.o;
+      const now = await this.o.monitor.tick();
+      this.latest = now.procs;
+      if (now.pidsMax > this.last.pidsMax || now.procs.length >= limits.pids - 1) {
+        // Killed in rounds: a bomb's survivors fork again between a list and its kill.
+        let killed = this.killTools(now.procs);
+        for (let round = 0; round < 5 && killed > 0; round++) killed = this.killTools((await this.o.monitor.tick()).procs);
+        report({
+          kind: 'pids',
+          message: `the sandbox reached its limit of ${limits.pids} processes (config.sandbox.pids): further processes were refused and its tool processes were killed`,
+        });
+      }
+      if (now.oomKills > this.last.oomKills) {
+        report({
+          kind: 'memory',
+          message: `the sandbox ran out of memory (config.sandbox.memory_mib: ${limits.memoryMib}): the kernel killed ${now.oomKills - this.last.oomKills} process(es)`,
+        });
+      }
+      this.last = { oomKills: now.oomKills, pidsMax: now.pidsMax };
+      if (limits.toolTimeoutS !== null) this.checkTimeouts(now.procs, limits.toolTimeoutS);
+      this.checkDisk();
+    } catch (error) {
+      this.o.log.warn({ err: error }, 'docker sandbox watch failed');
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private checkTimeouts(procs: StatLine[], timeoutS: number): void {
+    const now = Date.now();
+    const tools = this.tools(procs);
+    const seen = new Set<string>();
+    const over: StatLine[] = [];
+    for (const t of tools) {
+      const key = `${t.pid}/${t.startTime}`;
+      seen.add(key);
+      const first = this.firstSeen.get(key) ?? now;
+      this.firstSeen.set(key, first);
+      if (now - first >= timeoutS * 1000) over.push(t);
+    }
+    for (const key of this.firstSeen.keys()) if (!seen.has(key)) this.firstSeen.delete(key);
+    if (over.length === 0) return;
+    const toolPids = new Set(tools.map((t) => t.pid));
+    const kill = withDescendants(procs, over.map((t) => t.pid), (p) => toolPids.has(p.pid));
+    this.o.monitor.kill(kill);
+    this.o.report({
+      kind: 'tool_timeout',
+      message: `a tool ran longer than config.sandbox.tool_timeout_s (${timeoutS} s) and was killed with ${kill.length - over.length} process(es) it started: ${over.map((t) => t.comm).join(', ')}`,
+    });
+  }
+
+  private checkDisk(): void {
+    if (this.diskBusy || Date.now() < this.nextDiskAt) return;
+    this.diskBusy = true;
+    const started = Date.now();
+    const limit = this.o.limits.diskMib * 1024 * 1024;
+    void diskUsage(this.o.writableDirs)
+      .then((used) => {
+        if (used <= limit) {
+          this.diskKilledAt = 0;
+          return;
+        }
+        // Again only while usage still grows, so `rm` can run.
+        if (this.diskKilledAt !== 0 && used <= this.diskKilledAt) return;
+        this.diskKilledAt = used;
+        const killed = this.killTools(this.latest);
+        this.o.report({
+          kind: 'disk',
+          message: `the sandbox's files reached ${Math.round(used / 1024 / 1024)} MiB, over config.sandbox.disk_mib (${this.o.limits.diskMib}): its ${killed} tool process(es) were killed; delete files to go on`,
+        });
+      })
+      .catch((error: unknown) => this.o.log.warn({ err: error }, 'disk usage check failed'))
+      .finally(() => {
+        this.diskBusy = false;
+        this.nextDiskAt = Date.now() + Math.max(2_000, (Date.now() - started) * 10);
+      });
+  }
+}
