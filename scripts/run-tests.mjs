@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs every *.test.ts under src/ and test/ with node's test runner.
+// Runs every *.test.ts under src/ and test/, then the security suite
+// (test/security.suite.ts), with node's test runner.
 // Node 20's --test does not expand globs, so the files are listed here.
 // The web console's unit tests (vitest, web/src/**/*.test.ts) run first, and
 // the console is built before its browser tests, so they test these sources.
@@ -23,10 +24,15 @@ function walk(dir) {
   return out;
 }
 
-const files = ['src', 'test']
-  .flatMap((d) => walk(join(root, d)))
-  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
-  .sort();
+const selected = (f) => filters.length === 0 || filters.some((x) => f.includes(x));
+// The security suite (real attacks on every provider, printing its table) runs last.
+const files = [
+  ...['src', 'test']
+    .flatMap((d) => walk(join(root, d)))
+    .filter(selected)
+    .sort(),
+  ...['test/security.suite.ts'].filter(selected),
+];
 
 const npm = (script) => spawnSync('npm', ['run', '--silent', script], { cwd: root, stdio: 'inherit' }).status ?? 1;
 
@@ -62,7 +68,7 @@ if (files.some((f) => f.startsWith('test/dashboard.'))) {
 const before = new Set(claudeProcesses().map((p) => p.pid));
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=240000', '--test-force-exit', '--test-reporter=spec', ...files],
+  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=600000', '--test-force-exit', '--test-reporter=spec', ...files],
   { cwd: root, stdio: 'inherit' },
 );
 let status = result.status ?? 1;
