@@ -388,14 +388,14 @@ for (const backend of TEST_BACKENDS) {
           config: {
             type: 'cloud',
             networking: { type: 'limited', allowed_hosts: ['pypi.org', '*.example.com'], allow_package_managers: true },
-            packages: { pip: ['numpy==2.0.0'] },
+            packages: { pip: [] },
             sandbox: { provider: 'process' },
           } as Anthropic.Beta.Environments.BetaCloudConfigParams,
         });
         assert.deepEqual(env.config, {
           type: 'cloud',
           networking: { type: 'limited', allowed_hosts: ['pypi.org', '*.example.com'], allow_mcp_servers: false, allow_package_managers: true },
-          packages: { type: 'packages', apt: [], cargo: [], gem: [], go: [], npm: [], pip: ['numpy==2.0.0'] },
+          packages: { type: 'packages', apt: [], cargo: [], gem: [], go: [], npm: [], pip: [] },
           sandbox: { provider: 'process', memory_mib: 1024, cpus: 1, pids: 1024, disk_mib: 5120, tool_timeout_s: 600 },
           lifecycle: { pattern: 'hybrid', idle_timeout_s: 300, max_lifetime_s: 14400 },
         });
@@ -518,6 +518,7 @@ for (const backend of TEST_BACKENDS) {
           [{ config: { type: 'cloud', packages: { pip: ['--index-url=http://evil'] } } }, ['config.packages.pip']],
           [{ config: { type: 'self_hosted' } }, ['self_hosted']],
           [{ config: { type: 'cloud', networking: { type: 'limited' }, packages: { npm: ['left-pad'] } } }, ['allow_package_managers']],
+          [{ config: { type: 'cloud', packages: { npm: ['left-pad@1.3.0'] } } }, ['config.packages.npm', 'does not install packages']],
           [{ scope: 'account' }, ['scope']],
           [{ metadata: { a: 5 } }, ['metadata.a']],
         ];

@@ -19,7 +19,8 @@ import {
  * - `networking`: `{ type: 'unrestricted' }` (default) or `{ type: 'limited',
  *   allowed_hosts, allow_mcp_servers, allow_package_managers }`, enforced by
  *   the sandbox provider.
- * - `packages`: installed into the sandbox before the first turn.
+ * - `packages`: validated, and refused unless every list is empty: this server
+ *   does not install packages (an image of the docker provider can carry them).
  * - `sandbox.provider`: the sandbox provider that runs this environment's
  *   sessions, one of the server's configured providers. It is resolved when
  *   the environment is created (absent means the server default at that time)
@@ -235,6 +236,14 @@ export function resolveConfig(params: ConfigParams | null | undefined, current: 
         `config.packages.${manager}: installing packages under limited networking needs config.networking.allow_package_managers set to true`,
       );
     }
+  }
+  // Refused rather than stored and ignored: a session would start without them.
+  const wanted = PACKAGE_MANAGERS.find((m) => packages[m].length > 0);
+  if (wanted) {
+    throw invalid(
+      `config.packages.${wanted}: this agenthost server does not install packages into sandboxes; ` +
+        'use the docker provider with an image that contains them, or let the agent install them in its workspace',
+    );
   }
   return config;
 }

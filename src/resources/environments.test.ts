@@ -103,13 +103,13 @@ describe('environment resolution', () => {
     assert.deepEqual(update(env, { config: { type: 'cloud', networking: null } }).config.networking, env.config.networking);
   });
 
-  it('merges packages per manager and checks them against limited networking', () => {
-    const env = create({ name: 'e', config: { type: 'cloud', packages: { pip: ['numpy'], npm: ['left-pad@1'] } } });
-    const next = update(env, { config: { type: 'cloud', packages: { pip: [], apt: ['git'], npm: null } } });
-    assert.deepEqual(next.config.packages, { ...empty, apt: ['git'], npm: ['left-pad@1'] });
-    rejects(() => update(env, { config: { type: 'cloud', networking: { type: 'limited' } } }), 'config.packages.npm');
-    const ok = update(env, { config: { type: 'cloud', networking: { type: 'limited', allow_package_managers: true } } });
-    assert.equal(ok.config.networking.type, 'limited');
+  it('refuses packages it would not install, naming the manager; empty lists are kept', () => {
+    rejects(() => create({ name: 'e', config: { type: 'cloud', packages: { pip: ['numpy'] } } }), 'config.packages.pip');
+    const env = create({ name: 'e', config: { type: 'cloud', packages: { pip: [], npm: [] } } });
+    assert.deepEqual(env.config.packages, empty);
+    rejects(() => update(env, { config: { type: 'cloud', packages: { apt: ['git'] } } }), 'config.packages.apt');
+    assert.deepEqual(update(env, { config: { type: 'cloud', packages: { npm: null } } }).config.packages, empty);
+    rejects(() => create({ name: 'e', config: { type: 'cloud', networking: { type: 'limited' }, packages: { npm: ['left-pad'] } } }), 'allow_package_managers');
   });
 
   it('updates description, name and metadata as documented', () => {
