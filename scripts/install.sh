@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(bubblewrap socat ripgrep procps util-linux ca-certificates podman crun catatonit chromium)
+# runc: the docker provider's tests run Podman with it (crun 1.8 refuses cgroup v1 hosts whose v2 mount holds a controller).
+packages=(bubblewrap socat ripgrep procps util-linux ca-certificates podman crun catatonit runc chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

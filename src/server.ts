@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Cron } from 'croner';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './api/app.js';
@@ -25,7 +25,7 @@ import { createEgressProxy, withEgress } from './egress/index.js';
 import { createModelGateway, type ModelGateway } from './gateway/index.js';
 import type { Logger } from './logger.js';
 import { BudgetService } from './ops/budget.js';
-import { CliVersions } from './ops/cli-versions.js';
+import { bundledCliPath, CliVersions } from './ops/cli-versions.js';
 import { CostMeter } from './ops/cost.js';
 import { MeteredEventLog } from './ops/event-metrics.js';
 import { NetnsBridges } from './ops/netns-bridge.js';
@@ -70,6 +70,15 @@ export interface StartOptions {
   store?: Store;
 }
 
+/** Where Claude Code binaries live (bundled and installed), for sandboxes that mount them in. */
+function cliDirs(dataDir: string): string[] {
+  try {
+    return [dirname(bundledCliPath()), join(dataDir, 'cli')];
+  } catch {
+    return [join(dataDir, 'cli')];
+  }
+}
+
 export async function startServer(config: Readonly<Config>, log: Logger, options: StartOptions = {}): Promise<Server> {
   await mkdir(config.dataDir, { recursive: true });
   const runtimeDir = join(config.dataDir, 'run');
@@ -81,7 +90,7 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
   const names: SandboxProviderName[] = [...(config.allowProcessProvider ? (['bwrap', 'process'] as const) : (['bwrap'] as const)), ...config.sandboxProviders];
   if (!names.includes(config.defaultProvider)) names.push(config.defaultProvider);
   for (const name of names) {
-    const provider = createSandboxProvider(name, { runtimeDir, log, cgroupRoot: config.cgroupRoot });
+    const provider = createSandboxProvider(name, { runtimeDir, log, cgroupRoot: config.cgroupRoot, docker: { ...config.docker, readOnlyPaths: cliDirs(config.dataDir) } });
     try {
       await provider.check();
       providers.set(name, provider);

@@ -9,6 +9,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { createApiKey } from '../src/api/auth.js';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/logger.js';
+import { podmanMissing, startTestEngine, type TestEngine } from '../src/sandbox/docker/podman-service.js';
 import { createSandboxProvider, type SandboxProviderName } from '../src/sandbox/index.js';
 import { startServer, type Server } from '../src/server.js';
 import { startScriptedModel, type ScriptedModel } from '../src/testing/scripted-model/index.js';
@@ -69,10 +70,10 @@ function results(events: AnyEvent[]): Map<string, boolean> {
   return out;
 }
 
-const available = async (name: SandboxProviderName): Promise<string | undefined> => {
+const available = async (name: SandboxProviderName, engine?: TestEngine): Promise<string | undefined> => {
   const dir = await mkdtemp(join(tmpdir(), 'ahsec-check-'));
   try {
-    await createSandboxProvider(name, { runtimeDir: dir, log: createLogger({ level: 'silent' }) }).check();
+    await createSandboxProvider(name, { runtimeDir: dir, log: createLogger({ level: 'silent' }), ...(engine ? { docker: engine } : {}) }).check();
     return undefined;
   } catch (error) {
     return (error as Error).message;
@@ -83,7 +84,7 @@ const available = async (name: SandboxProviderName): Promise<string | undefined>
 
 // SECURITY_PROVIDERS=gvisor narrows a run while working on one provider.
 const only = process.env.SECURITY_PROVIDERS?.split(',');
-for (const provider of (['bwrap', 'gvisor'] as const).filter((p) => !only || only.includes(p))) {
+for (const provider of (['bwrap', 'gvisor', 'docker'] as const).filter((p) => !only || only.includes(p))) {
   describe(`security: ${provider}`, { timeout: 900_000 }, () => {
     let server: Server;
     let model: ScriptedModel;
@@ -91,12 +92,15 @@ for (const provider of (['bwrap', 'gvisor'] as const).filter((p) => !only || onl
     let dataDir: string;
     let agentId: string;
     let unavailable: string | undefined;
+    // The docker provider runs against a Podman API service started here (CI must have podman).
+    let engine: TestEngine | undefined;
     const logs = new PassThrough();
     let logText = '';
     logs.on('data', (d: Buffer) => (logText += d.toString('utf8')));
 
     async function start(): Promise<void> {
-      unavailable = await available(provider);
+      if (provider === 'docker' && (!podmanMissing() || process.env.CI === 'true')) engine = await startTestEngine();
+      unavailable = await available(provider, engine);
       if (unavailable) return;
       dataDir = await mkdtemp(join(tmpdir(), 'ahsec-'));
       writeFileSync(join(dataDir, 'host-secret.txt'), CANARY);
@@ -109,6 +113,7 @@ for (const provider of (['bwrap', 'gvisor'] as const).filter((p) => !only || onl
         AGENTHOST_MAX_TURNS: '6',
         ANTHROPIC_BASE_URL: model.url,
         ANTHROPIC_API_KEY: UPSTREAM_KEY,
+        ...(engine ? { AGENTHOST_DOCKER_HOST: engine.host, AGENTHOST_DOCKER_IMAGE: engine.image } : {}),
       });
       server = await startServer(config, createLogger({ level: 'info', destination: logs }));
       const { key } = await createApiKey(server.store, 'security');
@@ -119,6 +124,7 @@ for (const provider of (['bwrap', 'gvisor'] as const).filter((p) => !only || onl
     after(async () => {
       await server?.close();
       await model?.close();
+      await engine?.close();
       if (dataDir) await rm(dataDir, { recursive: true, force: true });
     });
 

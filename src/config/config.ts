@@ -31,14 +31,18 @@ export const configSchema = z
       .string()
       .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
       .optional(),
-    /** Sandbox provider for environments that do not name one: bwrap, process or gvisor. */
-    AGENTHOST_DEFAULT_PROVIDER: z.enum(['bwrap', 'process', 'gvisor']).default('bwrap'),
-    /** Further sandbox providers environments may choose, comma-separated: gvisor. */
+    /** Sandbox provider for environments that do not name one: bwrap, process, gvisor or docker. */
+    AGENTHOST_DEFAULT_PROVIDER: z.enum(['bwrap', 'process', 'gvisor', 'docker']).default('bwrap'),
+    /** Further sandbox providers environments may choose, comma-separated: gvisor, docker. */
     AGENTHOST_SANDBOX_PROVIDERS: z
       .string()
       .default('')
       .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
-      .pipe(z.array(z.enum(['gvisor']))),
+      .pipe(z.array(z.enum(['gvisor', 'docker']))),
+    /** Docker Engine API of the docker provider, as DOCKER_HOST spells it (unix:///run/podman/podman.sock for Podman). It must run on this host. */
+    AGENTHOST_DOCKER_HOST: z.string().regex(/^(unix|tcp|https?):\/\//, 'must start with unix://, tcp://, http:// or https://').default('unix:///var/run/docker.sock'),
+    /** Image of the docker provider's sandboxes (it needs /bin/sh and socat); required when docker is a provider. */
+    AGENTHOST_DOCKER_IMAGE: z.string().min(1).optional(),
     /** Turns per user message before the session stops with max_turns (the runaway-loop guard). */
     AGENTHOST_MAX_TURNS: int(1, 10_000).default(100),
     /** Largest accepted request body, bytes. Larger bodies get 413. */
@@ -113,6 +117,13 @@ export const configSchema = z
     AGENTHOST_PREVIEW_BASE_URL: z.string().url().optional(),
   })
   .superRefine((c, ctx) => {
+    if ((c.AGENTHOST_DEFAULT_PROVIDER === 'docker' || c.AGENTHOST_SANDBOX_PROVIDERS.includes('docker')) && !c.AGENTHOST_DOCKER_IMAGE) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AGENTHOST_DOCKER_IMAGE'],
+        message: 'the docker provider needs an image: set AGENTHOST_DOCKER_IMAGE to one the engine has (with /bin/sh and socat)',
+      });
+    }
     if (c.AGENTHOST_WARM_POOL_MIN > c.AGENTHOST_WARM_POOL_MAX) {
       ctx.addIssue({
         code: 'custom',
@@ -137,8 +148,9 @@ export interface Config {
   host: string;
   dataDir: string;
   databaseUrl: string | undefined;
-  defaultProvider: 'bwrap' | 'process' | 'gvisor';
-  sandboxProviders: Array<'gvisor'>;
+  defaultProvider: 'bwrap' | 'process' | 'gvisor' | 'docker';
+  sandboxProviders: Array<'gvisor' | 'docker'>;
+  docker: { host: string; image: string | undefined };
   allowProcessProvider: boolean;
   cgroupRoot: string;
   maxTurns: number;
@@ -182,6 +194,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
     databaseUrl: c.AGENTHOST_DATABASE_URL,
     defaultProvider: c.AGENTHOST_DEFAULT_PROVIDER,
     sandboxProviders: c.AGENTHOST_SANDBOX_PROVIDERS,
+    docker: Object.freeze({ host: c.AGENTHOST_DOCKER_HOST, image: c.AGENTHOST_DOCKER_IMAGE }),
     allowProcessProvider: c.AGENTHOST_ALLOW_PROCESS_PROVIDER || c.AGENTHOST_DEFAULT_PROVIDER === 'process',
     cgroupRoot: c.AGENTHOST_CGROUP_ROOT,
     maxTurns: c.AGENTHOST_MAX_TURNS,

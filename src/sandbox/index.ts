@@ -1,5 +1,6 @@
 import type { Logger } from '../logger.js';
 import { BwrapProvider } from './bwrap/provider.js';
+import { DockerProvider } from './docker/provider.js';
 import { GvisorProvider } from './gvisor/provider.js';
 import { ProcessProvider } from './process/provider.js';
 import type { SandboxProvider } from './provider.js';
@@ -7,7 +8,7 @@ import type { SandboxProvider } from './provider.js';
 export * from './provider.js';
 
 /** Providers agenthost can run; the first is the default. */
-export const sandboxProviderNames = ['bwrap', 'process', 'gvisor'] as const;
+export const sandboxProviderNames = ['bwrap', 'process', 'gvisor', 'docker'] as const;
 export type SandboxProviderName = (typeof sandboxProviderNames)[number];
 
 export interface SandboxProviderOptions {
@@ -20,6 +21,8 @@ export interface SandboxProviderOptions {
   log: Logger;
   /** Where sandboxes' cgroups are made (the cgroup mount, or a delegated v2 directory). Default /sys/fs/cgroup. */
   cgroupRoot?: string;
+  /** The docker provider's engine, image, and the host paths it mounts read-only (the Claude Code binaries). */
+  docker?: { host: string; image: string | undefined; readOnlyPaths?: string[] };
 }
 
 export function createSandboxProvider(name: SandboxProviderName, options: SandboxProviderOptions): SandboxProvider {
@@ -30,5 +33,13 @@ export function createSandboxProvider(name: SandboxProviderName, options: Sandbo
       return new ProcessProvider(options);
     case 'gvisor':
       return new GvisorProvider(options);
+    case 'docker':
+      return new DockerProvider({
+        runtimeDir: options.runtimeDir,
+        log: options.log,
+        ...(options.docker?.host ? { host: options.docker.host } : {}),
+        image: options.docker?.image ?? '',
+        readOnlyPaths: options.docker?.readOnlyPaths ?? [],
+      });
   }
 }

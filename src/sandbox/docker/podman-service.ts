@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
+import { ensureTestImage } from './test-image.js';
 
 /**
  * Podman's Docker-compatible API service on a Unix socket in a temporary
@@ -57,4 +58,22 @@ export async function startPodmanService(): Promise<PodmanService> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A Podman service with the test image in it: what the docker provider's tests run against. */
+export interface TestEngine {
+  host: string;
+  image: string;
+  close(): Promise<void>;
+}
+
+export async function startTestEngine(): Promise<TestEngine> {
+  const service = await startPodmanService();
+  try {
+    const image = await ensureTestImage(new Docker({ socketPath: service.host.slice('unix://'.length) }));
+    return { host: service.host, image, close: () => service.close() };
+  } catch (error) {
+    await service.close();
+    throw error;
+  }
 }

@@ -1,10 +1,8 @@
 import { after } from 'node:test';
-import Docker from 'dockerode';
 import { silentLogger } from '../../logger.js';
 import { runSandboxContract } from '../contract.js';
-import { engineAddress, DockerProvider } from './provider.js';
-import { podmanMissing, startPodmanService, type PodmanService } from './podman-service.js';
-import { ensureTestImage } from './test-image.js';
+import { podmanMissing, startTestEngine, type TestEngine } from './podman-service.js';
+import { DockerProvider } from './provider.js';
 
 /**
  * The docker provider against a real Podman API service this test starts,
@@ -12,8 +10,8 @@ import { ensureTestImage } from './test-image.js';
  * Without podman the suite is skipped with the reason - except under CI,
  * where that is a failure.
  */
-let service: Promise<{ service: PodmanService; image: string }> | undefined;
-after(async () => (await service?.catch(() => undefined))?.service.close());
+let engine: Promise<TestEngine> | undefined;
+after(async () => (await engine?.catch(() => undefined))?.close());
 
 runSandboxContract(
   'docker',
@@ -21,12 +19,9 @@ runSandboxContract(
     const missing = podmanMissing();
     if (missing && process.env.CI === 'true') throw new Error(`CI must run the docker provider's tests: ${missing}`);
     if (missing) return new DockerProvider({ runtimeDir, log: silentLogger(), host: 'unix:///nonexistent/podman.sock', image: 'none' });
-    service ??= (async () => {
-      const s = await startPodmanService();
-      return { service: s, image: await ensureTestImage(new Docker(engineAddress(s.host))) };
-    })();
-    const { service: s, image } = await service;
-    return new DockerProvider({ runtimeDir, log: silentLogger(), host: s.host, image });
+    engine ??= startTestEngine();
+    const { host, image } = await engine;
+    return new DockerProvider({ runtimeDir, log: silentLogger(), host, image });
   },
   { isolated: true },
 );

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import Docker from 'dockerode';
 import type { Logger } from '../../logger.js';
@@ -10,7 +10,7 @@ import { SandboxUnavailableError, SandboxUnsupportedError, type Sandbox, type Sa
 import { MAX_LINE_BYTES } from '../tracked-process.js';
 import { Monitor } from './monitor.js';
 import { DockerSandbox, removeContainer } from './sandbox.js';
-import { buildContainerConfig, LABELS } from './spec.js';
+import { buildContainerConfig, LABELS, SECCOMP_PROFILE } from './spec.js';
 import { DockerWatch } from './watch.js';
 
 export interface DockerProviderOptions {
@@ -79,6 +79,7 @@ export class DockerProvider implements SandboxProvider {
 
   async check(): Promise<void> {
     const where = this.options.host ?? 'unix:///var/run/docker.sock';
+    if (!this.options.image) throw new SandboxUnavailableError('no image for the docker provider: set AGENTHOST_DOCKER_IMAGE');
     try {
       await this.docker.ping();
     } catch (error) {
@@ -89,6 +90,23 @@ export class DockerProvider implements SandboxProvider {
     } catch (error) {
       throw new SandboxUnavailableError(`image ${this.options.image} is not in the engine at ${where} (${(error as Error).message}); pull or build it, or set AGENTHOST_DOCKER_IMAGE`);
     }
+  }
+
+  private seccompOpt: Promise<string> | undefined;
+
+  /** Docker's API takes a seccomp profile as JSON; Podman's compatible API takes a path on its host. */
+  private seccomp(): Promise<string> {
+    this.seccompOpt ??= (async () => {
+      const version = await this.docker.version();
+      const json = JSON.stringify(SECCOMP_PROFILE);
+      if (!version.Components?.some((c) => /podman/i.test(c.Name))) return json;
+      const path = join(this.options.runtimeDir, this.name, 'seccomp.json');
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, json, { mode: 0o644 });
+      return path;
+    })();
+    this.seccompOpt.catch(() => (this.seccompOpt = undefined));
+    return this.seccompOpt;
   }
 
   private async getImageEnv(): Promise<string[]> {
@@ -115,7 +133,7 @@ export class DockerProvider implements SandboxProvider {
     const self = process.getuid?.();
     // The user inside writes the bind-mounted directories as its own uid.
     if (self === 0 && this.uid !== 0) for (const d of [spec.workspaceDir, spec.configDir, spec.tmpDir, homeHostDir]) chownTree(d, this.uid, this.gid);
-    const readOnlyPaths = (this.options.readOnlyPaths ?? []).filter((p) => existsSync(p));
+    const readOnlyPaths = (this.options.readOnlyPaths ?? []).filter((p) => existsSync(p)).map((p) => realpathSync(p));
     const log = this.options.log.child({ sandboxId: spec.id, provider: this.name });
     let container: Docker.Container | undefined;
     let monitor: Monitor | undefined;
@@ -135,6 +153,7 @@ export class DockerProvider implements SandboxProvider {
         readOnlyPaths,
         nofile: this.options.nofile ?? 16384,
         nproc: this.options.nproc ?? 16384,
+        seccomp: await this.seccomp(),
       });
       container = await this.docker.createContainer(config);
       if (spec.limits) await this.verifyLimits(container, config.HostConfig ?? {});

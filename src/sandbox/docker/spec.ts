@@ -31,6 +31,32 @@ export const LABELS = {
 
 export const RUN_DIR_INSIDE = '/run/agenthost';
 
+/** Namespace flags of clone(2): CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET. */
+const CLONE_NEW = [0x20000, 0x2000000, 0x4000000, 0x8000000, 0x10000000, 0x20000000, 0x40000000];
+
+/**
+ * Applied on top of dropping every capability, as bwrap's --disable-userns
+ * and gvisor's filter do: no new namespaces (unshare, setns, clone with a
+ * namespace flag; clone3 is ENOSYS so libc falls back to clone, as under
+ * Docker's default profile), no mounts or chroot, no ptrace, and none of the
+ * kernel interfaces unprivileged code most often attacks (keyrings, bpf,
+ * userfaultfd, perf events). Podman's default profile allows user
+ * namespaces, which is why agenthost passes its own.
+ */
+export const SECCOMP_PROFILE = {
+  defaultAction: 'SCMP_ACT_ALLOW',
+  architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32', 'SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'],
+  syscalls: [
+    {
+      names: ['unshare', 'setns', 'mount', 'umount', 'umount2', 'pivot_root', 'chroot', 'move_mount', 'open_tree', 'fsopen', 'fsmount', 'fsconfig', 'ptrace', 'keyctl', 'add_key', 'request_key', 'bpf', 'userfaultfd', 'perf_event_open', 'kexec_load', 'kexec_file_load', 'open_by_handle_at', 'init_module', 'finit_module', 'delete_module', 'acct', 'swapon', 'swapoff', 'reboot'],
+      action: 'SCMP_ACT_ERRNO',
+      errnoRet: 1,
+    },
+    { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 },
+    ...CLONE_NEW.map((flag) => ({ names: ['clone'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 0, value: flag, valueTwo: flag, op: 'SCMP_CMP_MASKED_EQ' }] })),
+  ],
+};
+
 export interface ContainerOptions {
   image: string;
   /** Container name: unique per engine, so a second create of a live id fails there too. */
@@ -50,6 +76,8 @@ export interface ContainerOptions {
   /** RLIMIT_NOFILE and RLIMIT_NPROC: set, because engines' defaults may exceed the host's hard limits. */
   nofile: number;
   nproc: number;
+  /** `SECCOMP_PROFILE` as the engine takes it: JSON for Docker, a file path for Podman. */
+  seccomp: string;
 }
 
 const MIB = 1024 * 1024;
@@ -102,7 +130,7 @@ export function buildContainerConfig(spec: SandboxSpec, o: ContainerOptions): Co
       Init: true,
       ReadonlyRootfs: true,
       CapDrop: ['ALL'],
-      SecurityOpt: ['no-new-privileges'],
+      SecurityOpt: ['no-new-privileges', `seccomp=${o.seccomp}`],
       Binds: binds,
       Tmpfs: {
         '/tmp': `rw,nosuid,nodev,mode=1777${tmpSize}`,
