@@ -367,6 +367,24 @@ describe('web console (sqlite, bwrap, chromium)', { timeout: 900_000 }, () => {
     assert.equal(archived.status, 'terminated');
   });
 
+  it('pages the sessions list beyond its first page with Show more', async () => {
+    const environment = await h.client.beta.environments.create({ name: 'paging', config: { type: 'cloud' } });
+    const agent = await h.client.beta.agents.create({ name: 'paging', model: 'claude-sonnet-4-5' });
+    const total = (await h.client.beta.sessions.list({ limit: 100 })).data.length;
+    const created: string[] = [];
+    // More than one page of the console's list (50), none started: no message, no sandbox.
+    for (let i = 0; i < 55; i++) created.push((await h.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id, title: `paged ${i}` })).id);
+    await page.goto(`${h.server.url}/sessions`);
+    const rows = page.locator('tr[data-session-id]');
+    await page.locator(`tr[data-session-id="${created.at(-1)}"]`).waitFor();
+    assert.equal(await rows.count(), 50, 'one page');
+    assert.equal(await page.locator(`tr[data-session-id="${created[0]}"]`).count(), 0, 'the oldest new session is on the next page');
+    await page.getByRole('button', { name: /^Show more/ }).click();
+    await page.locator(`tr[data-session-id="${created[0]}"]`).waitFor();
+    assert.equal(await rows.count(), Math.min(100, total + 55), 'two pages');
+    await shot(page, 'desktop-12-sessions-more');
+  });
+
   it('made no request beyond its own origin, and the page raised no errors', () => {
     const origin = new URL(h.server.url).origin;
     const foreign = requests.filter((u) => !u.startsWith(origin) && !u.startsWith('data:'));

@@ -103,7 +103,7 @@ export class ApiClient {
   }
 
   // Sessions
-  listSessions(query: { statuses?: SessionStatus[]; limit?: number; include_archived?: boolean } = {}): Promise<ListPage<Session>> {
+  listSessions(query: { statuses?: SessionStatus[]; limit?: number; include_archived?: boolean; page?: string } = {}): Promise<ListPage<Session>> {
     return this.request('GET', '/v1/sessions', { query });
   }
   getSession(id: string): Promise<Session> {

@@ -22,6 +22,9 @@ interface Row {
   pending: ToolUseEvent[];
 }
 
+/** Sessions per page of the list; "Show more" adds a page. */
+export const SESSIONS_PAGE = 50;
+
 /** Sessions, newest first, refreshed every 3 s; calls waiting for approval on top. */
 export function Sessions() {
   useTitle('Sessions');
@@ -30,25 +33,41 @@ export function Sessions() {
   const [status, setStatus] = useState<string>('');
   const [search, setSearch] = useState('');
   const [archived, setArchived] = useState(false);
+  const [pages, setPages] = useState(1);
 
   const envs = usePolling<Map<string, Environment>>(async () => new Map((await client.listEnvironments()).map((e) => [e.id, e])), 30_000, [client]);
-  const list = usePolling<Row[]>(
+  // The first `pages` pages, walked with the API's cursors on every refresh.
+  const list = usePolling<{ rows: Row[]; more: boolean }>(
     async (signal) => {
       const statuses = status && status !== 'approval' ? [status as SessionStatus] : undefined;
-      const page = await client.listSessions({ limit: 100, ...(statuses ? { statuses } : {}), ...(archived ? { include_archived: true } : {}) });
-      return Promise.all(page.data.map(async (session) => ({ session, pending: await pendingFor(client, session, signal).catch(() => []) })));
+      const sessions: Session[] = [];
+      let cursor: string | null = null;
+      for (let i = 0; i < pages; i++) {
+        const page: Awaited<ReturnType<typeof client.listSessions>> = await client.listSessions({
+          limit: SESSIONS_PAGE,
+          ...(statuses ? { statuses } : {}),
+          ...(archived ? { include_archived: true } : {}),
+          ...(cursor ? { page: cursor } : {}),
+        });
+        sessions.push(...page.data);
+        cursor = page.next_page;
+        if (!cursor) break;
+      }
+      const rows = await Promise.all(sessions.map(async (session) => ({ session, pending: await pendingFor(client, session, signal).catch(() => []) })));
+      return { rows, more: cursor !== null };
     },
     3_000,
-    [client, status, archived],
+    [client, status, archived, pages],
   );
 
+  const all = list.data?.rows ?? [];
   const rows = useMemo(() => {
     const q = search.trim().toLowerCase();
-    return (list.data ?? []).filter(
+    return all.filter(
       (r) => (status !== 'approval' || r.pending.length > 0) && (!q || r.session.id.toLowerCase().includes(q) || (r.session.title ?? '').toLowerCase().includes(q)),
     );
   }, [list.data, search, status]);
-  const waiting = (list.data ?? []).filter((r) => r.pending.length > 0);
+  const waiting = all.filter((r) => r.pending.length > 0);
 
   return (
     <main id="main" class="page">
@@ -110,8 +129,8 @@ export function Sessions() {
         <p class="muted">Loading…</p>
       ) : rows.length === 0 ? (
         <div class="empty">
-          <p>{list.data?.length ? 'No session matches these filters.' : 'No sessions yet.'}</p>
-          {!list.data?.length && <Link href="/sessions/new">Start one</Link>}
+          <p>{all.length ? 'No session matches these filters.' : 'No sessions yet.'}</p>
+          {!all.length && <Link href="/sessions/new">Start one</Link>}
         </div>
       ) : (
         <table class="table table-cards sessions-table">
@@ -164,6 +183,13 @@ export function Sessions() {
             })}
           </tbody>
         </table>
+      )}
+      {list.data?.more && (
+        <p class="more">
+          <button type="button" class="btn" onClick={() => setPages((n) => n + 1)} disabled={list.loading}>
+            Show more ({all.length} shown)
+          </button>
+        </p>
       )}
     </main>
   );
