@@ -28,9 +28,10 @@ export async function startPodmanService(): Promise<PodmanService> {
   if (missing) throw new Error(missing);
   const dir = mkdtempSync(join(tmpdir(), 'ahpodman-'));
   const socket = join(dir, 'podman.sock');
+  // Idle for 2 minutes (no connection, not even a sandbox's attach stream), it exits: a test runner that died leaks nothing for long.
   // runc where installed: crun 1.8 refuses hosts with cgroup v1 plus a v2 mount that holds a controller.
   const runtime = ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p));
-  const args = [...(runtime ? ['--runtime', runtime] : []), 'system', 'service', '--time=0', `unix://${socket}`];
+  const args = [...(runtime ? ['--runtime', runtime] : []), 'system', 'service', '--time=120', `unix://${socket}`];
   const child: ChildProcess = spawn('podman', args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-4000)));
@@ -52,7 +53,8 @@ export async function startPodmanService(): Promise<PodmanService> {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000).unref())]);
+        // A ref'd timer: in an `after` hook nothing else may keep the process alive until the SIGKILL.
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 3_000))]);
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       }
       rmSync(dir, { recursive: true, force: true });

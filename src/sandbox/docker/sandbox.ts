@@ -152,7 +152,10 @@ export async function removeContainer(container: Docker.Container): Promise<void
   for (let attempt = 0; ; attempt++) {
     try {
       await container.remove({ force: true, v: true });
-      return;
+      // Podman can answer a forced removal of a container that is stopping on its own and keep it: look again.
+      if (!(await container.inspect().then(() => true, () => false))) return;
+      if (attempt >= 50) throw new Error(`container ${container.id} is still there after removal`);
+      await new Promise((r) => setTimeout(r, 100));
     } catch (error) {
       if ((error as { statusCode?: number }).statusCode === 404) return;
       // A container that is stopping on its own, or a removal already under way, is refused for a moment.
