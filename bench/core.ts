@@ -1,106 +1,101 @@
 /**
- * Core latency figures, measured with the real Claude Code CLI in the default
- * sandbox and the scripted model as upstream:
+ * agenthost against plain `query()`, in one run, with the real Claude Code CLI
+ * and a scripted model. A benchmark, not a test: it prints a table (and with
+ * `--json FILE` writes one) and fails only when something breaks.
  *
- *   - session create → first model request (the CLI's first main-loop call)
- *   - one-tool task end to end: create with initial_events → Bash → reply → idle
+ * The server runs as a child process (`agenthost serve`, default provider);
+ * the scripted model, the plain `query()` runs and the load generators run in
+ * this process. Sections:
  *
- * Each run is a fresh session (a cold sandbox and process). Prints medians,
- * p90 and every sample. Usage: npm run bench [-- --runs N] [--json FILE]
+ *   one-tool task (create → Bash → reply → idle): plain query() vs agenthost, warm pool on
+ *   create → first model request: cold, and from a warm pool
+ *   second turn in a live session
+ *   events: throughput and fan-out latency with 1 and 100 SSE subscribers
+ *   API latency of retrieve and list at fixed rates (autocannon)
+ *   density: RSS per live idle session; 1,000 hibernated sessions; live sessions before turn latency doubles
+ *   resume from hibernation → first model request
+ *
+ * Usage: npm run bench [-- --quick] [--runs N] [--json FILE] [--cpu-prof DIR]
+ *   --cpu-prof DIR  the server writes a V8 CPU profile there on exit (open in a flame graph viewer)
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import Anthropic from '@anthropic-ai/sdk';
-import { createApiKey } from '../src/api/auth.js';
-import { loadConfig } from '../src/config/config.js';
-import { silentLogger } from '../src/logger.js';
-import { startServer } from '../src/server.js';
 import { startScriptedModel } from '../src/testing/scripted-model/index.js';
+import { startServerProcess, type Stats } from './harness.js';
+import { apiLatency, density, events, hibernated, oneToolTask, resume, type Ctx } from './sections.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' }, json: { type: 'string' }, provider: { type: 'string', default: 'bwrap' } } });
-const runs = Number(values.runs);
-
-function stats(samples: number[]): { p50: number; p90: number; samples: number[] } {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-  return { p50: at(0.5), p90: at(0.9), samples: samples.map((s) => Math.round(s)) };
-}
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    runs: { type: 'string' },
+    json: { type: 'string' },
+    'cpu-prof': { type: 'string' },
+  },
+});
+const quick = values.quick;
+const runs = Number(values.runs ?? (quick ? 3 : 10));
+const started = Date.now();
 
 const model = await startScriptedModel();
 const dataDir = await mkdtemp(join(tmpdir(), 'agenthost-bench-'));
-const server = await startServer(
-  loadConfig({
-    AGENTHOST_PORT: '0',
-    AGENTHOST_DATA_DIR: dataDir,
-    AGENTHOST_DEFAULT_PROVIDER: values.provider,
-    AGENTHOST_ALLOW_PROCESS_PROVIDER: 'true',
-    AGENTHOST_LOG_LEVEL: 'silent',
-    ANTHROPIC_BASE_URL: model.url,
-    ANTHROPIC_API_KEY: 'bench-upstream-key',
-  }),
-  silentLogger(),
-);
+const profDir = values['cpu-prof'];
+const server = await startServerProcess({
+  dataDir,
+  model,
+  ...(profDir ? { nodeOptions: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] } : {}),
+});
 
+const results: Record<string, unknown> = { machine: { cpus: (await import('node:os')).availableParallelism(), node: process.version }, quick, runs };
 try {
-  const { key } = await createApiKey(server.store, 'bench');
-  const client = new Anthropic({ baseURL: server.url, apiKey: key, maxRetries: 0 });
-  const agent = await client.beta.agents.create({ name: 'bench', model: 'claude-sonnet-4-5', tools: [{ type: 'agent_toolset_20260401' }] });
-  const env = await client.beta.environments.create({ name: 'bench', config: { type: 'cloud' } });
-
-  const toFirstRequest: number[] = [];
-  const endToEnd: number[] = [];
-  for (let i = 0; i < runs + 1; i++) {
-    model.setScript([
-      { when: 'tools', tool_use: { name: 'Bash', input: { command: 'echo benchmark > out.txt' } } },
-      { when: 'tools', text: 'done' },
-    ]);
-    const mainRequestsBefore = model.messageRequests().length;
-    const t0 = performance.now();
-    const wall0 = Date.now();
-    const session = await client.beta.sessions.create({
-      agent: agent.id,
-      environment_id: env.id,
-      initial_events: [{ type: 'user.message', content: [{ type: 'text', text: 'write out.txt' }] }],
-    });
-    // Poll rather than stream: the figure should include nothing but the server's own work.
-    for (;;) {
-      const s = await client.beta.sessions.retrieve(session.id);
-      const done = s.status === 'idle' && model.pending === 0;
-      if (done) break;
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    const total = performance.now() - t0;
-    const first = model
-      .messageRequests()
-      .slice(mainRequestsBefore)
-      .find((r) => Array.isArray((r.body as { tools?: unknown }).tools));
-    // The first run warms the page cache for the CLI binary; it is not counted.
-    if (i > 0 && first) {
-      toFirstRequest.push(first.receivedAt.getTime() - wall0);
-      endToEnd.push(total);
-    }
-    await client.beta.sessions.delete(session.id);
-  }
-
-  const result = {
-    provider: values.provider,
-    runs,
-    create_to_first_model_request_ms: stats(toFirstRequest),
-    one_tool_task_end_to_end_ms: stats(endToEnd),
-  };
-  process.stdout.write(
-    [
-      `agenthost core latency (${values.provider}, ${runs} cold sessions, real Claude Code, scripted model)`,
-      `  create → first model request   p50 ${result.create_to_first_model_request_ms.p50.toFixed(0)} ms   p90 ${result.create_to_first_model_request_ms.p90.toFixed(0)} ms`,
-      `  one-tool task end to end       p50 ${result.one_tool_task_end_to_end_ms.p50.toFixed(0)} ms   p90 ${result.one_tool_task_end_to_end_ms.p90.toFixed(0)} ms`,
-      '',
-    ].join('\n'),
-  );
-  if (values.json) await writeFile(values.json, JSON.stringify(result, null, 2));
+  const ctx: Ctx = { server, model, quick, runs, log: (m) => process.stderr.write(`  · ${m}\n`) };
+  results.one_tool_task = await oneToolTask(ctx);
+  results.resume = await resume(ctx);
+  results.events = await events(ctx);
+  results.hibernated = await hibernated(ctx, dataDir);
+  results.api = await apiLatency(ctx);
+  results.density = await density(ctx);
 } finally {
   await server.close();
   await model.close();
   await rm(dataDir, { recursive: true, force: true });
 }
+results.duration_s = Math.round((Date.now() - started) / 1000);
+
+const r = results as unknown as {
+  one_tool_task: { plain_query_ms: Stats; agenthost_warm_ms: Stats; ratio_p50: number; cold_first_request_ms: Stats; warm_first_request_ms: Stats; warm_hits: number; second_turn_first_request_ms: Stats; second_turn_ms: Stats };
+  resume: { first_request_ms: Stats };
+  events: { subscribers: number; events_per_s: number; deliveries_per_s: number; lag_1_ms: Stats; lag_100_ms: Stats; added_p50_ms: number; added_p99_ms: number };
+  hibernated: { sessions: number; server_rss_mib: number; server_rss_before_mib: number };
+  api: Array<{ route: string; rate: number; p50: number; p99: number; non2xx: number; sent: number }>;
+  density: { live_idle_rss_mib_per_session: number; levels: Array<{ live: number; turn_ms: number }>; max_live_before_doubling: string };
+};
+const f = (n: number) => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n.toFixed(1)) : '-');
+const t = r.one_tool_task;
+const rows: Array<[string, string, string]> = [
+  ['one-tool task, plain query()', `p50 ${f(t.plain_query_ms.p50)} ms  p99 ${f(t.plain_query_ms.p99)} ms`, ''],
+  ['one-tool task, agenthost (warm pool)', `p50 ${f(t.agenthost_warm_ms.p50)} ms  p99 ${f(t.agenthost_warm_ms.p99)} ms`, `ratio ${t.ratio_p50.toFixed(2)} (goal ≤ 1.10)`],
+  ['create → first model request, cold', `p50 ${f(t.cold_first_request_ms.p50)} ms  p99 ${f(t.cold_first_request_ms.p99)} ms`, ''],
+  ['create → first model request, warm', `p50 ${f(t.warm_first_request_ms.p50)} ms  p99 ${f(t.warm_first_request_ms.p99)} ms`, `goal p50 < 50 ms; ${t.warm_hits}/${t.warm_first_request_ms.n} warm`],
+  ['second turn: send → first model request', `p50 ${f(t.second_turn_first_request_ms.p50)} ms  p99 ${f(t.second_turn_first_request_ms.p99)} ms`, ''],
+  ['second turn: send → idle', `p50 ${f(t.second_turn_ms.p50)} ms  p99 ${f(t.second_turn_ms.p99)} ms`, ''],
+  ['events committed/s (100 subscribers)', `${f(r.events.events_per_s)} ev/s  (${f(r.events.deliveries_per_s)} deliveries/s)`, ''],
+  ['fan-out lag, 1 subscriber', `p50 ${f(r.events.lag_1_ms.p50)} ms  p99 ${f(r.events.lag_1_ms.p99)} ms`, ''],
+  ['fan-out lag, 100 subscribers', `p50 ${f(r.events.lag_100_ms.p50)} ms  p99 ${f(r.events.lag_100_ms.p99)} ms`, `added p50 ${f(r.events.added_p50_ms)} / p99 ${f(r.events.added_p99_ms)} ms (goal p99 < 10)`],
+  ...r.api.map((a): [string, string, string] => [`API ${a.route} @ ${a.rate} req/s`, `p50 ${f(a.p50)} ms  p99 ${f(a.p99)} ms`, `${a.sent} sent, ${a.non2xx} non-2xx${a.route === 'retrieve' && a.rate === 500 ? ' (goal p99 < 20)' : ''}`]),
+  ['RSS per live idle session', `${f(r.density.live_idle_rss_mib_per_session)} MiB`, 'sandbox + Claude Code + server share'],
+  [`server RSS, ${r.hibernated.sessions} hibernated sessions`, `${f(r.hibernated.server_rss_mib)} MiB`, `before seeding ${f(r.hibernated.server_rss_before_mib)} MiB (goal < 150)`],
+  ['live sessions before turn latency doubles', r.density.max_live_before_doubling, r.density.levels.map((l) => `${l.live}:${f(l.turn_ms)}ms`).join(' ')],
+  ['resume from hibernation → first model request', `p50 ${f(r.resume.first_request_ms.p50)} ms  p99 ${f(r.resume.first_request_ms.p99)} ms`, 'goal p50 < 1500 ms'],
+];
+const w0 = Math.max(...rows.map((x) => x[0].length));
+const w1 = Math.max(...rows.map((x) => x[1].length));
+process.stdout.write(
+  [
+    `agenthost bench (${quick ? 'quick' : 'full'}, ${runs} runs, real Claude Code, scripted model, ${(results.machine as { cpus: number }).cpus} CPUs, ${results.duration_s} s)`,
+    ...rows.map(([a, b, c]) => `  ${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`),
+    '',
+  ].join('\n'),
+);
+if (values.json) await writeFile(values.json, JSON.stringify(results, null, 2));
