@@ -86,6 +86,7 @@ export interface WatchdogOptions {
   protectedPids: (procs: ProcStat[]) => Set<number>;
   report: (event: LimitEvent) => void;
   log: Logger;
+  /** How often counters, tool clocks and (see diskIntervalMs) disk use are looked at. Default 250. */
   intervalMs?: number;
   /** Least time between two disk scans; a slow scan stretches it. Default 2000. */
   diskIntervalMs?: number;
@@ -98,6 +99,9 @@ export class Watchdog {
   private last = { oomKills: 0, pidsRefused: 0 };
   private diskBusy = false;
   private nextDiskAt = 0;
+  /** The last disk scan, and the growth it showed since the one before (bytes per ms; undefined until two scans). */
+  private lastDisk: { used: number; at: number; limit: number } | undefined;
+  private diskRate: number | undefined;
   /** Usage when tools were last killed for disk, so deleting files (which needs a tool) is not punished. */
   private diskKilledAt = 0;
 
@@ -106,7 +110,7 @@ export class Watchdog {
   start(): void {
     if (this.timer) return;
     this.last = this.o.cgroup.counters();
-    this.timer = setInterval(() => this.tick(), this.o.intervalMs ?? 500);
+    this.timer = setInterval(() => this.tick(), this.o.intervalMs ?? 250);
     this.timer.unref();
   }
 
@@ -205,6 +209,22 @@ export class Watchdog {
     });
   }
 
+  /**
+   * When to scan the disk next. A quiet sandbox is scanned every
+   * `diskIntervalMs`; one that is writing is scanned at half the time its
+   * growth rate needs to reach the limit (down to 50 ms), so a fast
+   * writer overshoots by a fraction of the limit rather than by two seconds
+   * of writes. A slow scan (a huge workspace) stretches every interval.
+   */
+  private nextDiskIntervalMs(scanMs: number): number {
+    const base = this.o.diskIntervalMs ?? 2_000;
+    const last = this.lastDisk;
+    let interval = base;
+    if (this.diskRate === undefined) interval = Math.min(base, 500);
+    else if (last && this.diskRate > 0) interval = Math.min(base, Math.max(50, (last.limit - last.used) / this.diskRate / 2));
+    return Math.max(interval, scanMs * 4);
+  }
+
   private checkDisk(): void {
     if (this.diskBusy || Date.now() < this.nextDiskAt || this.o.writableDirs.length === 0) return;
     this.diskBusy = true;
@@ -212,6 +232,9 @@ export class Watchdog {
     const limit = this.o.limits.diskMib * 1024 * 1024;
     void diskUsage(this.o.writableDirs)
       .then((used) => {
+        const now = Date.now();
+        if (this.lastDisk) this.diskRate = Math.max(0, (used - this.lastDisk.used) / Math.max(1, now - this.lastDisk.at));
+        this.lastDisk = { used, at: now, limit };
         if (used <= limit) {
           this.diskKilledAt = 0;
           return;
@@ -227,8 +250,10 @@ export class Watchdog {
       .catch((error: unknown) => this.o.log.warn({ err: error }, 'disk usage check failed'))
       .finally(() => {
         this.diskBusy = false;
-        // A scan that takes long (a huge workspace) runs less often.
-        this.nextDiskAt = Date.now() + Math.max(this.o.diskIntervalMs ?? 2_000, (Date.now() - started) * 10);
+        const interval = this.nextDiskIntervalMs(Date.now() - started);
+        this.nextDiskAt = Date.now() + interval;
+        // Sooner than the next tick: a timer of its own.
+        if (this.timer && interval < (this.o.intervalMs ?? 250)) setTimeout(() => this.timer && this.checkDisk(), interval).unref();
       });
   }
 }

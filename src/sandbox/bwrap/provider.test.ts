@@ -24,6 +24,7 @@ describe('bwrap: when the server is SIGKILLed', () => {
     try {
       await provider.check();
     } catch (error) {
+      if (process.env.CI) throw error;
       return t.skip(`bwrap unavailable: ${(error as Error).message}`);
     }
     const token = String(randomInt(100_000, 999_999));
