@@ -30,7 +30,6 @@ import { CostMeter } from './ops/cost.js';
 import { MeteredEventLog } from './ops/event-metrics.js';
 import { NetnsBridges } from './ops/netns-bridge.js';
 import { ConnectionLimiter, RateLimiter } from './ops/limits.js';
-import { createOtlpTracing } from './ops/otel.js';
 import { loadPriceTable } from './ops/pricing.js';
 import { PreviewService } from './ops/previews.js';
 import { PromMetrics } from './ops/prom-metrics.js';
@@ -90,7 +89,7 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
   const names: SandboxProviderName[] = [...(config.allowProcessProvider ? (['bwrap', 'process'] as const) : (['bwrap'] as const)), ...config.sandboxProviders];
   if (!names.includes(config.defaultProvider)) names.push(config.defaultProvider);
   for (const name of names) {
-    const provider = createSandboxProvider(name, { runtimeDir, log, cgroupRoot: config.cgroupRoot, docker: { ...config.docker, readOnlyPaths: cliDirs(config.dataDir) } });
+    const provider = await createSandboxProvider(name, { runtimeDir, log, cgroupRoot: config.cgroupRoot, docker: { ...config.docker, readOnlyPaths: cliDirs(config.dataDir) } });
     try {
       await provider.check();
       providers.set(name, provider);
@@ -104,7 +103,8 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
   }
 
   const metrics = new PromMetrics();
-  const tracing: Tracing = config.otlpEndpoint ? createOtlpTracing(config.otlpEndpoint) : new NoopTracing();
+  // OpenTelemetry and its exporter load only when an endpoint is set (~15 MiB otherwise held for nothing).
+  const tracing: Tracing = config.otlpEndpoint ? (await import('./ops/otel.js')).createOtlpTracing(config.otlpEndpoint) : new NoopTracing();
   const webhooks = new WebhookService({ store, log: log.child({ component: 'webhooks' }), ...config.webhooks });
   const events: EventLog = new MeteredEventLog(store, metrics, [tracing, webhooks]);
   const meter = new CostMeter({ store, prices, metrics, log });

@@ -73,7 +73,7 @@ function results(events: AnyEvent[]): Map<string, boolean> {
 const available = async (name: SandboxProviderName, engine?: TestEngine): Promise<string | undefined> => {
   const dir = await mkdtemp(join(tmpdir(), 'ahsec-check-'));
   try {
-    await createSandboxProvider(name, { runtimeDir: dir, log: createLogger({ level: 'silent' }), ...(engine ? { docker: engine } : {}) }).check();
+    await (await createSandboxProvider(name, { runtimeDir: dir, log: createLogger({ level: 'silent' }), ...(engine ? { docker: engine } : {}) })).check();
     return undefined;
   } catch (error) {
     return (error as Error).message;

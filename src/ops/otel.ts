@@ -1,7 +1,7 @@
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { OtelTracing } from './tracing.js';
+import { OtelTracing } from './otel-tracing.js';
 
 /**
  * Tracing exported over OTLP/HTTP (JSON) to `endpoint`: a collector's base

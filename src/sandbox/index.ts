@@ -1,6 +1,5 @@
 import type { Logger } from '../logger.js';
 import { BwrapProvider } from './bwrap/provider.js';
-import { DockerProvider } from './docker/provider.js';
 import { GvisorProvider } from './gvisor/provider.js';
 import { ProcessProvider } from './process/provider.js';
 import type { SandboxProvider } from './provider.js';
@@ -25,7 +24,12 @@ export interface SandboxProviderOptions {
   docker?: { host: string; image: string | undefined; readOnlyPaths?: string[] };
 }
 
-export function createSandboxProvider(name: SandboxProviderName, options: SandboxProviderOptions): SandboxProvider {
+/**
+ * The named provider, not yet checked. The docker provider's client
+ * (dockerode, with its gRPC and SSH dependencies: ~25 MiB) is imported only
+ * when that provider is asked for.
+ */
+export async function createSandboxProvider(name: SandboxProviderName, options: SandboxProviderOptions): Promise<SandboxProvider> {
   switch (name) {
     case 'bwrap':
       return new BwrapProvider(options);
@@ -33,7 +37,8 @@ export function createSandboxProvider(name: SandboxProviderName, options: Sandbo
       return new ProcessProvider(options);
     case 'gvisor':
       return new GvisorProvider(options);
-    case 'docker':
+    case 'docker': {
+      const { DockerProvider } = await import('./docker/provider.js');
       return new DockerProvider({
         runtimeDir: options.runtimeDir,
         log: options.log,
@@ -41,5 +46,6 @@ export function createSandboxProvider(name: SandboxProviderName, options: Sandbo
         image: options.docker?.image ?? '',
         readOnlyPaths: options.docker?.readOnlyPaths ?? [],
       });
+    }
   }
 }

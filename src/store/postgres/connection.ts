@@ -1,6 +1,13 @@
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type pg from 'pg';
 import type { Logger } from '../../logger.js';
 import { StoreConflictError, StoreNotFoundError } from '../store.js';
+
+// node-postgres (~13 MiB once loaded) is required when the first PostgreSQL
+// connection is made, so a server on SQLite never holds it.
+const require = createRequire(import.meta.url);
+let pgModule: typeof pg | undefined;
+const loadPg = (): typeof pg => (pgModule ??= require('pg') as typeof pg);
 
 /** A pooled connection or one holding a transaction open. */
 export type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -21,7 +28,7 @@ export class PgConnection {
   private ended = false;
 
   constructor(connectionString: string, options: PgConnectionOptions) {
-    this.pool = new pg.Pool({
+    this.pool = new (loadPg().Pool)({
       connectionString,
       max: options.max ?? 10,
       application_name: 'agenthost',
@@ -70,7 +77,8 @@ export class PgConnection {
 
 /** Constraint failures become the store's own errors; anything else passes through. */
 function translate(error: unknown): unknown {
-  if (!(error instanceof pg.DatabaseError)) return error;
+  // pg is loaded before any query can fail, so nothing else can be its error.
+  if (!pgModule || !(error instanceof pgModule.DatabaseError)) return error;
   switch (error.code) {
     case '23505': // unique_violation
       return new StoreConflictError(`already exists (${error.detail ?? error.message})`, { cause: error });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseTraceparent } from './tracing.js';
+import { parseTraceparent } from './otel-tracing.js';
 
 describe('parseTraceparent', () => {
   it('reads a W3C traceparent and refuses malformed or all-zero ids', () => {
