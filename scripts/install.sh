@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything agenthost needs on Debian/Ubuntu, as root:
 # the sandbox's system packages, the npm dependencies (which include the
-# Claude Code CLI) and the web console's build; and Chromium, which the
-# console's browser tests drive. Safe to run again.
+# Claude Code CLI), the server's compiled build and the web console's build;
+# and Chromium, which the console's browser tests drive. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,6 +45,10 @@ fi
 # `npm install` honours package-lock.json like `npm ci`, but does not refuse a
 # lock that lacks optional packages for other platforms (npm/cli#4828).
 npm install --no-audit --no-fund
+
+# The compiled server bin/agenthost runs (dist/; not committed): about 40 MiB
+# less RSS than running the sources through tsx.
+npm run build
 
 # The console served at / (web/dist; not committed).
 npm run build:web
