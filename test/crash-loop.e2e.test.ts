@@ -73,7 +73,9 @@ describe('crash loop', { timeout: 600_000 }, () => {
       });
       for (const e of sent.data ?? []) seen.set(e.id, e as unknown as AnyEvent);
 
-      const delay = Math.floor(Math.random() * 2500);
+      // The first kill lands while the sandbox and Claude Code start, before the message reaches
+      // it; the others anywhere in the turn.
+      const delay = Math.floor(Math.random() * (cycle === 0 ? 150 : 2500));
       delays.push(delay);
       await new Promise((r) => setTimeout(r, delay));
       serve.child.kill('SIGKILL');

@@ -15,6 +15,7 @@ import { PathLocks, checkSharedWrite } from '../lifecycle/path-locks.js';
 import { StartGate } from '../lifecycle/start-gate.js';
 import { WarmPool, poolKey, type WarmMember, type WarmPoolSettings, type WarmPoolStatus } from '../lifecycle/warm-pool.js';
 import type { EventLog, SessionRef } from './event-log.js';
+import { redeliveryContent, undeliveredMessages } from './redeliver.js';
 
 /** The part of the model gateway the engine uses. */
 export interface SessionGateway {
@@ -293,7 +294,7 @@ export class SessionEngine {
     }
     try {
       const live = await this.ensureLive(session);
-      await live.enqueue(content);
+      await live.enqueue(await this.withRedelivery(session, content));
     } catch (error) {
       this.log.error({ err: error, sessionId: session.id }, 'could not start the session');
       await this.o.events.append(
@@ -456,16 +457,54 @@ export class SessionEngine {
     for (const session of await this.o.store.listSessionsByStatus(['idle'])) {
       const state = (session.body.runtime as JsonObject | undefined)?.sandbox_state;
       if (state === 'live' || state === 'starting') {
-        await this.o.events.update(session, (s) => ({ body: withRuntime(s.body, { sandbox_state: 'destroyed' }) }));
+        // A message committed while the sandbox was starting never reached Claude Code.
+        const [last] = (await this.o.store.listEvents(session.id, { limit: 1, order: 'desc', types: ['user.message', 'session.status_idle'] })).items;
+        if (last?.type === 'user.message') {
+          await this.endInterrupted(session, 'agenthost restarted before your message reached the agent; send a message to continue, and it is delivered with that one');
+        } else {
+          await this.o.events.update(session, (s) => ({ body: withRuntime(s.body, { sandbox_state: 'destroyed' }) }));
+        }
       }
     }
     for (const session of await this.o.store.listSessionsByStatus(['running', 'rescheduling'])) {
-      await this.o.events.append(
-        session,
-        [sessionError('unknown_error', 'agenthost restarted while this turn was running; send a message to continue', 'exhausted'), idleDraft({ type: 'retries_exhausted' })],
-        (s) => ({ status: 'idle', body: withRuntime(s.body, { sandbox_state: 'destroyed' }) }),
-      );
+      await this.endInterrupted(session, 'agenthost restarted while this turn was running; send a message to continue');
     }
+  }
+
+  /**
+   * Ends a turn the last server did not finish, with an error the user can
+   * read, and marks the log up to here for redelivery: messages in it that
+   * Claude Code's transcript lacks go with the next message (see redeliver.ts).
+   */
+  private async endInterrupted(session: SessionRecord, message: string): Promise<void> {
+    const { events } = await this.o.events.append(session, [sessionError('unknown_error', message, 'exhausted'), idleDraft({ type: 'retries_exhausted' })], (s) => ({
+      status: 'idle',
+      body: withRuntime(s.body, { sandbox_state: 'destroyed' }),
+    }));
+    const through = events.at(-1)!.seq;
+    await this.o.events.update(session, (s) => ({ body: { ...s.body, internal: { ...((s.body.internal as JsonObject | undefined) ?? {}), redeliver_through: through } } }));
+  }
+
+  /**
+   * The content of the next turn after a restart: the messages the crash
+   * kept from Claude Code, then the new content. Clears the mark.
+   */
+  private async withRedelivery(session: SessionRecord, content: Json[]): Promise<Json[]> {
+    const current = (await this.o.store.getSession(session.workspaceId, session.id)) ?? session;
+    const internal = (current.body.internal as JsonObject | undefined) ?? {};
+    const through = internal.redeliver_through;
+    if (typeof through !== 'number') return content;
+    const events = await this.o.store.listEvents(session.id, { limit: 10_000, order: 'asc', types: ['user.message', 'session.status_idle'] });
+    const claudeSessionId = internal.claude_session_id;
+    const transcript =
+      typeof claudeSessionId === 'string' && this.o.transcripts ? await this.o.transcripts.load({ projectKey: session.id, sessionId: claudeSessionId }) : null;
+    const missed = undeliveredMessages(events.items, transcript, through);
+    await this.o.events.update(session, (s) => {
+      const { redeliver_through: _done, ...rest } = (s.body.internal as JsonObject | undefined) ?? {};
+      return { body: { ...s.body, internal: rest } };
+    });
+    if (missed.length > 0) this.log.info({ sessionId: session.id, messages: missed.length }, 'redelivering messages a restart kept from Claude Code');
+    return [...redeliveryContent(missed), ...content];
   }
 
   /** Starts the idle reaper. */
