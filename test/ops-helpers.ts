@@ -44,6 +44,8 @@ export async function startOps(o: { backend: TestBackend; env?: Record<string, s
     AGENTHOST_DEFAULT_PROVIDER: 'bwrap',
     AGENTHOST_MAX_TURNS: '8',
     AGENTHOST_LOG_LEVEL: 'silent',
+    // No warm pools unless a test asks: their extra sandboxes and tokens would blur what it counts.
+    AGENTHOST_WARM_POOL_MAX: '0',
     ANTHROPIC_BASE_URL: model.url,
     ANTHROPIC_API_KEY: UPSTREAM_KEY,
     ...o.env,
