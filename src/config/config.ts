@@ -81,8 +81,12 @@ export const configSchema = z
     AGENTHOST_MAX_LIVE_SESSIONS_PER_WORKSPACE: int(0, 100_000).default(20),
     /** Warm sandboxes (Claude Code started, waiting) an environment's pool keeps while in use, unless its config.warm_pool says otherwise. */
     AGENTHOST_WARM_POOL_MIN: int(0, 64).default(0),
-    /** Most warm sandboxes per environment and agent version; the pool follows the creation rate up to this. 0 turns warm pools off. */
-    AGENTHOST_WARM_POOL_MAX: int(0, 64).default(2),
+    /**
+     * Most warm sandboxes per environment and agent version; the pool follows the creation rate up to this.
+     * 0 (the default) leaves warm pools to environments whose config.warm_pool.max asks for them: each warm
+     * sandbox is a running Claude Code (about 200 MiB and a start-up's CPU) that nobody may claim.
+     */
+    AGENTHOST_WARM_POOL_MAX: int(0, 64).default(0),
     /** A pool without a session creation for this many seconds is emptied. */
     AGENTHOST_WARM_POOL_IDLE_S: int(1, 86_400).default(300),
     /** Sandbox and Claude Code start-ups at once; a burst of creations queues beyond it. */
