@@ -3,6 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { metricSum, parseMetrics, runTurn, startOps, type OpsServer } from './ops-helpers.js';
 
+const runtimeOf = (s: unknown) => (s as { runtime: { sandbox_state: string; warm_start?: boolean } }).runtime;
+
 /**
  * Limits over plain HTTP and the official client: body size (413), request
  * rate per key, event streams per key and live sessions per workspace (429
@@ -20,6 +22,8 @@ describe('limits', { timeout: 300_000 }, () => {
         AGENTHOST_RATE_LIMIT_BURST: '20',
         AGENTHOST_MAX_STREAMS_PER_KEY: '2',
         AGENTHOST_MAX_LIVE_SESSIONS_PER_WORKSPACE: '1',
+        // The quota test counts warm sandboxes: one pooled, then held by a standby session.
+        AGENTHOST_WARM_POOL_MAX: '2',
       },
     });
   });
@@ -89,14 +93,20 @@ describe('limits', { timeout: 300_000 }, () => {
     two.controller.abort();
   });
 
-  it('a workspace may hold a limited number of live sessions', async () => {
+  it('a workspace may hold a limited number of live sessions; a standby session gives way', async () => {
     const { client } = await h.newClient('quota');
     const agent = await client.beta.agents.create({ name: 'q', model: 'claude-sonnet-4-5', tools: [{ type: 'agent_toolset_20260401' }] });
+    // Warm pools are on (AGENTHOST_WARM_POOL_MAX above): the first creation starts a warm sandbox, the second takes it.
     const env = await client.beta.environments.create({ name: 'q', config: { type: 'cloud' } });
     const first = await client.beta.sessions.create({ agent: agent.id, environment_id: env.id });
     const second = await client.beta.sessions.create({ agent: agent.id, environment_id: env.id });
+    assert.equal(runtimeOf(first).sandbox_state, 'destroyed');
+    assert.equal(runtimeOf(second).sandbox_state, 'standby', 'the second session holds the warm sandbox, the quota of one');
     h.model.setScript([{ when: 'tools', text: 'one', repeat: true }]);
     await runTurn(client, first.id, 'hello');
+    // Its first message had not come: its sandbox went so that the first session could start.
+    assert.equal(runtimeOf(await client.beta.sessions.retrieve(second.id)).sandbox_state, 'destroyed');
+    assert.equal(runtimeOf(await client.beta.sessions.retrieve(first.id)).sandbox_state, 'live');
     // The live session itself may go on.
     await runTurn(client, first.id, 'again');
     const refused = await client.beta.sessions.events
@@ -108,6 +118,7 @@ describe('limits', { timeout: 300_000 }, () => {
     await client.beta.sessions.archive(first.id);
     const events = await runTurn(client, second.id, 'now');
     assert.deepEqual(events.at(-1)!.stop_reason, { type: 'end_turn' });
+    assert.equal(runtimeOf(await client.beta.sessions.retrieve(second.id)).warm_start, false, 'it started cold, under the id it was created with');
     await client.beta.sessions.archive(second.id);
   });
 

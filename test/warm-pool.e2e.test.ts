@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type Anthropic from '@anthropic-ai/sdk';
+import Anthropic from '@anthropic-ai/sdk';
 import { startE2E, waitFor, type E2E } from './helpers/e2e.js';
 
 type Runtime = { sandbox_state: string; warm_start?: boolean };
@@ -9,10 +9,12 @@ const runtimeOf = (s: unknown) => (s as { runtime: Runtime }).runtime;
 
 /**
  * Warm pools end to end with the real CLI in bwrap: sandboxes with Claude
- * Code started before any session asks, handed out once, refilled, kept per
- * workspace, counted against the live-session quota, and emptied when idle.
+ * Code started before any session asks, handed out once (at creation, with
+ * or without initial events), refilled, kept per workspace, counted against
+ * the live-session quota, and emptied when idle; standby sessions (a warm
+ * sandbox, no message yet) give way under the quota and are reaped.
  */
-describe('warm pools (sqlite, bwrap)', { timeout: 240_000 }, () => {
+describe('warm pools (sqlite, bwrap)', { timeout: 600_000 }, () => {
   let h: E2E;
 
   before(async () => {
@@ -118,6 +120,94 @@ describe('warm pools (sqlite, bwrap)', { timeout: 240_000 }, () => {
 
     await client.beta.sessions.delete(first.id);
     await client.beta.sessions.delete(second.id);
+  });
+
+  async function send(client: Anthropic, sessionId: string, text: string) {
+    await client.beta.sessions.events.send(sessionId, { events: [{ type: 'user.message', content: [{ type: 'text', text }] }] });
+  }
+
+  /** The session once `turns` turns have ended (it may have hibernated since: the idle clock may be short). */
+  const turnEnded = (client: Anthropic, sessionId: string, turns: number) =>
+    waitFor('the turn to end', async () => {
+      if ((await agentMessages(client, sessionId)).length < turns) return undefined;
+      const s = await client.beta.sessions.retrieve(sessionId);
+      return s.status === 'idle' ? s : undefined;
+    }, 60_000);
+
+  const sandboxState = async (client: Anthropic, sessionId: string) => runtimeOf(await client.beta.sessions.retrieve(sessionId)).sandbox_state;
+
+  it('a session created without initial events takes a warm sandbox and starts on it at its first message', async () => {
+    const client = await h.newClient('standby-tenant');
+    const { agent, env } = await setup(client, { min: 1, max: 1, idle_timeout_s: 600 });
+    const opener = await client.beta.sessions.create({ agent: agent.id, environment_id: env.id });
+    assert.equal(runtimeOf(opener).sandbox_state, 'destroyed', 'nothing was warm for the first creation');
+    await poolReaches(client, env.id, (p) => p.ready === 1, 'the pool to fill');
+
+    const session = await client.beta.sessions.create({ agent: agent.id, environment_id: env.id });
+    assert.equal(runtimeOf(session).sandbox_state, 'standby', 'created without a message, it holds the warm sandbox');
+    const before = h.model.messageRequests().length;
+    await send(client, session.id, 'sent after create');
+    const done = await turnEnded(client, session.id, 1);
+    assert.equal(runtimeOf(done).warm_start, true, 'its first message ran on the warm process');
+    const requests = h.model.messageRequests().slice(before).map((r) => JSON.stringify(r.body));
+    assert.ok(requests.some((r) => r.includes('sent after create')));
+
+    await client.beta.sessions.delete(opener.id);
+    await client.beta.sessions.delete(session.id);
+  });
+
+  it('a standby session gives way to a session that needs the room, and starts cold later', async () => {
+    // Quota 3: a standby session, an unclaimed warm sandbox, and sessions in an environment without a pool.
+    const client = await h.newClient('give-way-tenant');
+    const { agent, env } = await setup(client, { min: 1, max: 1, idle_timeout_s: 600 });
+    const cold = await client.beta.environments.create({ name: 'cold', config: { type: 'cloud', warm_pool: { max: 0 } } as never });
+    const opener = await client.beta.sessions.create({ agent: agent.id, environment_id: env.id });
+    await poolReaches(client, env.id, (p) => p.ready === 1, 'the pool to fill');
+    const standby = await client.beta.sessions.create({ agent: agent.id, environment_id: env.id });
+    assert.equal(runtimeOf(standby).sandbox_state, 'standby');
+    await poolReaches(client, env.id, (p) => p.ready === 1, 'the pool to refill next to the standby session');
+
+    const one = await runSession(client, agent.id, cold.id, 'one');
+    const two = await runSession(client, agent.id, cold.id, 'two');
+    assert.equal(await sandboxState(client, standby.id), 'standby', 'an unclaimed warm sandbox gives way first');
+    assert.deepEqual(await pool(client, env.id), { ready: 0, starting: 0, target: 1 });
+    const three = await runSession(client, agent.id, cold.id, 'three');
+    assert.equal(await sandboxState(client, standby.id), 'destroyed', 'then the standby session');
+
+    // It holds nothing now: at the quota, its first message is refused like any other session's.
+    const refused = await send(client, standby.id, 'too soon').then(() => null, (e: unknown) => e);
+    assert.ok(refused instanceof Anthropic.RateLimitError, String(refused));
+    await client.beta.sessions.archive(one.id);
+    const before = h.model.messageRequests().length;
+    await send(client, standby.id, 'back again');
+    const done = await turnEnded(client, standby.id, 1);
+    assert.equal(runtimeOf(done).warm_start, false, 'it started cold, under the id it was created with');
+    assert.ok(h.model.messageRequests().slice(before).some((r) => JSON.stringify(r.body).includes('back again')));
+
+    for (const s of [opener, standby, two, three]) await client.beta.sessions.delete(s.id);
+  });
+
+  it('discards a standby sandbox whose first message does not come within the idle timeout', async () => {
+    const client = await h.newClient('reap-tenant');
+    const agent = await client.beta.agents.create({ name: 'coder', model: 'claude-sonnet-4-5', tools: [{ type: 'agent_toolset_20260401' }] });
+    // The environment's idle timeout (1 s) is shorter than the pool's (600 s): it bounds the wait.
+    const env = await client.beta.environments.create({
+      name: 'short-idle',
+      config: { type: 'cloud', warm_pool: { min: 1, max: 1, idle_timeout_s: 600 }, lifecycle: { pattern: 'hybrid', idle_timeout_s: 1 } } as never,
+    });
+    const opener = await client.beta.sessions.create({ agent: agent.id, environment_id: env.id });
+    await poolReaches(client, env.id, (p) => p.ready === 1, 'the pool to fill');
+    const session = await client.beta.sessions.create({ agent: agent.id, environment_id: env.id });
+    assert.equal(runtimeOf(session).sandbox_state, 'standby');
+    await waitFor('the standby sandbox to be discarded', async () => ((await sandboxState(client, session.id)) === 'destroyed' ? true : undefined), 60_000);
+    const idle = await client.beta.sessions.retrieve(session.id);
+    assert.equal(idle.status, 'idle');
+
+    await send(client, session.id, 'late');
+    const done = await turnEnded(client, session.id, 1);
+    assert.equal(runtimeOf(done).warm_start, false);
+    await client.beta.sessions.delete(opener.id);
+    await client.beta.sessions.delete(session.id);
   });
 
   it('empties a pool that sees no creations', async () => {

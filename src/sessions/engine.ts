@@ -13,6 +13,7 @@ import { newId } from '../ids.js';
 import { sandboxLimitsOf } from '../resources/environment-body.js';
 import { PathLocks, checkSharedWrite } from '../lifecycle/path-locks.js';
 import { StartGate } from '../lifecycle/start-gate.js';
+import { StandbySet, standbyHoldMs } from '../lifecycle/standby.js';
 import { WarmPool, poolKey, type WarmMember, type WarmPoolSettings, type WarmPoolStatus } from '../lifecycle/warm-pool.js';
 import type { EventLog, SessionRef } from './event-log.js';
 import { redeliveryContent, undeliveredMessages } from './redeliver.js';
@@ -114,7 +115,8 @@ interface Booted {
   executable: string | undefined;
 }
 
-type SandboxState = 'starting' | 'live' | 'hibernated' | 'destroyed';
+/** `standby`: a warm sandbox is the session's, and its first message has not arrived yet. */
+type SandboxState = 'standby' | 'starting' | 'live' | 'hibernated' | 'destroyed';
 
 const DEFAULT_LIFECYCLE: LifecyclePolicy = { pattern: 'hybrid', idle_timeout_s: 300, max_lifetime_s: 4 * 3600 };
 
@@ -153,8 +155,14 @@ export class SessionEngine {
   private readonly metrics: Metrics;
   private readonly gate: StartGate;
   private readonly pool: WarmPool<{ env: EnvironmentRecord; body: JsonObject }, Booted>;
-  /** Warm sandboxes handed to sessions that have not started on them yet: session id → member. */
-  private readonly claimed = new Map<string, WarmMember<Booted>>();
+  /** Warm sandboxes handed to sessions that have not started on them yet (standby sessions). */
+  private readonly claimed = new StandbySet<Booted>();
+  /**
+   * Standby sandboxes being discarded. The session's next start waits for
+   * its discard, which would otherwise close the gateway endpoint and remove
+   * the directories that start creates under the same session id.
+   */
+  private readonly discarding = new Map<string, Promise<void>>();
 
   constructor(private readonly o: EngineOptions) {
     this.log = o.log.child({ component: 'engine' });
@@ -172,11 +180,11 @@ export class SessionEngine {
   /**
    * Hands a new session a warm sandbox of its environment's pool, if one
    * fits: the session must take the returned id (the sandbox's transcript and
-   * gateway keys are that id). Records the creation either way, so the pool
-   * follows demand. `body` is the new session's body (agent snapshot, budget);
-   * `take` false only records the demand.
+   * gateway keys are that id), and is standby until its first message (see
+   * `warmClaimed`). Records the creation either way, so the pool follows
+   * demand. `body` is the new session's body (agent snapshot, budget).
    */
-  async claimWarm(workspaceId: string, env: EnvironmentRecord, body: JsonObject, take = true): Promise<string | null> {
+  async claimWarm(workspaceId: string, env: EnvironmentRecord, body: JsonObject): Promise<string | null> {
     const settings = this.warmSettings(env.body);
     const agent = body.agent as JsonObject;
     // A budget is fixed when Claude Code starts; such sessions start cold.
@@ -184,18 +192,60 @@ export class SessionEngine {
     const key = poolKey(workspaceId, env.id, String(agent.id), Number(agent.version));
     const fingerprint = `${env.updatedAt}|${(await this.executable()) ?? ''}`;
     this.pool.noteDemand({ key, workspaceId, environmentId: env.id, settings, fingerprint, spec: { env, body: { agent } } });
-    const member = take ? this.pool.take(key, fingerprint) : undefined;
-    if (member) this.claimed.set(member.id, member);
+    const member = this.pool.take(key, fingerprint);
+    if (member) this.claimed.add(member.id, member, standbyHoldMs(lifecycleOf(env.body).idle_timeout_s, settings));
     this.pool.reconcile();
     return member?.id ?? null;
   }
 
+  /**
+   * The session that took a warm sandbox has been created: from now on its
+   * standby sandbox gives way to other sessions of the workspace and expires
+   * unused, and a start that fails takes it out of standby.
+   */
+  warmClaimed(ref: SessionRef): void {
+    const standby = this.claimed.commit(ref.id);
+    if (!standby) return;
+    // A process that dies while it waits is caught by onEnded; this catches one that never started.
+    standby.member.started.then(
+      (booted) => {
+        if (booted.live.isEnded) void this.dropStandby(ref.id, 'ended');
+      },
+      () => void this.dropStandby(ref.id, 'ended'),
+    );
+  }
+
   /** Gives back a claimed warm sandbox whose session was not created after all; it is discarded. */
   releaseWarm(sessionId: string): void {
-    const member = this.claimed.get(sessionId);
-    if (!member) return;
-    this.claimed.delete(sessionId);
-    void member.started.then((b) => this.discardWarm(sessionId, b), () => undefined);
+    const standby = this.claimed.take(sessionId);
+    if (standby) void this.discardStandby(sessionId, standby.member);
+  }
+
+  /**
+   * Takes a session out of standby: its sandbox is discarded (in the
+   * background; its next start waits for that) and it shows
+   * `sandbox_state: destroyed`. Resolves once that is recorded.
+   */
+  private async dropStandby(sessionId: string, reason: 'gave_way' | 'expired' | 'ended' | 'stopped'): Promise<void> {
+    const standby = this.claimed.take(sessionId);
+    if (!standby) return;
+    this.log.info({ sessionId, reason }, 'standby sandbox discarded');
+    void this.discardStandby(sessionId, standby.member);
+    await this.o.events
+      .update({ id: sessionId, workspaceId: standby.workspaceId }, (s) => ({ body: withRuntime(s.body, { sandbox_state: 'destroyed' }) }))
+      .catch(() => null);
+  }
+
+  private discardStandby(sessionId: string, member: WarmMember<Booted>): Promise<void> {
+    const done = member.started
+      .catch(() => undefined)
+      .then((booted) => this.discardWarm(sessionId, booted))
+      .catch((error: unknown) => this.log.warn({ err: error, sessionId }, 'could not discard a standby sandbox'));
+    this.discarding.set(sessionId, done);
+    void done.then(() => {
+      if (this.discarding.get(sessionId) === done) this.discarding.delete(sessionId);
+    });
+    return done;
   }
 
   /** The warm pools of one environment, for its API view. */
@@ -203,9 +253,12 @@ export class SessionEngine {
     return this.pool.status(workspaceId, environmentId);
   }
 
-  /** Warm sandboxes of the workspace waiting in pools (they count as live, and give way to sessions). */
+  /**
+   * Warm sandboxes of the workspace waiting in pools or held by standby
+   * sessions: they count as live, and give way to sessions that need the room.
+   */
   warmCount(workspaceId: string): number {
-    return this.pool.count(workspaceId);
+    return this.pool.count(workspaceId) + this.claimed.count(workspaceId, (id) => this.starting.has(id));
   }
 
   private warmSettings(environmentBody: JsonObject): WarmPoolSettings | undefined {
@@ -230,14 +283,18 @@ export class SessionEngine {
     await booted?.live.close().catch((error: unknown) => this.log.warn({ err: error, sandbox: id }, 'could not close a warm sandbox'));
     await this.o.gateway.closeSession(id).catch(() => undefined);
     this.sharedWorkspaces.delete(id);
+    // Its config dir and anything it mirrored: a session that later starts cold under this id starts clean.
     await rm(join(this.o.dataDir, 'sessions', id), { recursive: true, force: true });
+    const transcripts = this.o.transcripts;
+    if (transcripts?.listSessions && transcripts.delete) {
+      for (const t of await transcripts.listSessions(id)) await transcripts.delete({ projectKey: id, sessionId: t.sessionId });
+    }
   }
 
   /** The warm sandbox claimed for this session, once started; undefined when there is none or it failed. */
   private async claimedBoot(sessionId: string): Promise<Booted | undefined> {
-    const member = this.claimed.get(sessionId);
+    const member = this.claimed.take(sessionId)?.member;
     if (!member) return undefined;
-    this.claimed.delete(sessionId);
     const booted = await member.started.catch(() => undefined);
     if (booted && !booted.live.isEnded) return booted;
     await this.discardWarm(sessionId, booted);
@@ -343,8 +400,7 @@ export class SessionEngine {
     let n = this.pool.count(workspaceId);
     for (const live of this.live.values()) if (live.ref.workspaceId === workspaceId && !live.isEnded) n++;
     for (const [id, ws] of this.starting) if (ws === workspaceId && !this.live.has(id)) n++;
-    for (const [id, m] of this.claimed) if (m.workspaceId === workspaceId && !this.starting.has(id)) n++;
-    return n;
+    return n + this.claimed.count(workspaceId, (id) => this.starting.has(id));
   }
 
   /** Starts the session's sandbox and process without a message (a port preview wakes it). */
@@ -394,6 +450,8 @@ export class SessionEngine {
   /** Stops the session's process and destroys its sandbox. Idempotent. */
   stop(ref: SessionRef): Promise<void> {
     return this.serialized(ref.id, async () => {
+      await this.dropStandby(ref.id, 'stopped');
+      await this.discarding.get(ref.id);
       const live = this.live.get(ref.id);
       if (!live) return;
       this.live.delete(ref.id);
@@ -429,8 +487,8 @@ export class SessionEngine {
     // A session starting now would otherwise go live after the sweep below.
     this.shuttingDown = true;
     await Promise.allSettled([...this.startsInFlight]);
-    const unclaimed = [...this.claimed.keys()];
-    await Promise.all([this.pool.close(), ...unclaimed.map(async (id) => this.discardWarm(id, await this.claimedBoot(id)))]);
+    const standby = this.claimed.ids().map((id) => this.discardStandby(id, this.claimed.take(id)!.member));
+    await Promise.all([this.pool.close(), ...standby, ...this.discarding.values()]);
     const ids = [...this.live.keys()];
     await Promise.all(
       ids.map(async (id) => {
@@ -456,7 +514,7 @@ export class SessionEngine {
     }
     for (const session of await this.o.store.listSessionsByStatus(['idle'])) {
       const state = (session.body.runtime as JsonObject | undefined)?.sandbox_state;
-      if (state === 'live' || state === 'starting') {
+      if (state === 'live' || state === 'starting' || state === 'standby') {
         // A message committed while the sandbox was starting never reached Claude Code.
         const [last] = (await this.o.store.listEvents(session.id, { limit: 1, order: 'desc', types: ['user.message', 'session.status_idle'] })).items;
         if (last?.type === 'user.message') {
@@ -520,6 +578,7 @@ export class SessionEngine {
    * never idle. `max_lifetime_s` bounds the sandbox however busy it is.
    */
   async sweep(now = Date.now()): Promise<void> {
+    for (const id of this.claimed.expired(now)) if (!this.starting.has(id)) await this.dropStandby(id, 'expired');
     this.pool.reconcile();
     for (const [id, live] of [...this.live]) {
       await this.accrueSandbox(id, false, 60);
@@ -576,6 +635,8 @@ export class SessionEngine {
   async modelRequestStarted(info: ModelRequestStart): Promise<void> {
     const ref = this.refFor(info.sessionId);
     if (!ref) return;
+    // The refill this session's warm start held back now competes with nothing that is waited for.
+    this.pool.refillNow(info.sessionId);
     // The id is known before the append resolves: a fast response may end
     // while the start is still being committed.
     const id = newId('sevt');
@@ -648,14 +709,25 @@ export class SessionEngine {
     const existing = this.live.get(session.id);
     if (existing && !existing.isEnded) return existing;
     const quota = this.o.maxLiveSessionsPerWorkspace;
-    // A warm sandbox gives way to a session that needs the room; a claimed one was counted already.
+    let gaveWay: Promise<void> | undefined;
+    // A standby session's own sandbox was counted already. Otherwise a warm
+    // sandbox gives way to a session that needs the room: an unclaimed pool
+    // member first, then the standby session that has waited longest.
     if (quota && !this.claimed.has(session.id) && this.liveCount(session.workspaceId) >= quota && !this.pool.evict(session.workspaceId)) {
-      this.metrics.limited({ limit: 'live_sessions' });
-      throw new Error(`the workspace already has ${quota} live sessions, its quota; archive one or wait for an idle one to hibernate`);
+      const victim = this.claimed.victim(session.workspaceId, (id) => this.starting.has(id));
+      if (!victim) {
+        this.metrics.limited({ limit: 'live_sessions' });
+        throw new Error(`the workspace already has ${quota} live sessions, its quota; archive one or wait for an idle one to hibernate`);
+      }
+      gaveWay = this.dropStandby(victim, 'gave_way');
     }
     if (this.shuttingDown) throw new Error('the server is shutting down; the message is kept and runs when the session next starts');
+    // Counted from here on, before anything is awaited, so that concurrent starts see it.
     this.starting.set(session.id, session.workspaceId);
-    const start = this.startLive(session);
+    const start = (async () => {
+      await gaveWay;
+      return this.startLive(session);
+    })();
     this.startsInFlight.add(start);
     try {
       return await start;
@@ -678,6 +750,8 @@ export class SessionEngine {
 
     let booted = await this.claimedBoot(session.id);
     const warm = booted !== undefined;
+    // A standby sandbox of this session that went is still being discarded.
+    if (!warm) await this.discarding.get(session.id);
     if (booted) {
       this.lifecycles.set(session.id, lifecycle);
       const warmBoot = booted;
@@ -829,6 +903,7 @@ export class SessionEngine {
     if (this.live.get(ref.id) !== ended) {
       // A warm sandbox whose process died while it waited.
       if (this.pool.has(ref.id)) this.pool.remove(ref.id);
+      else if (this.claimed.has(ref.id) && !this.starting.has(ref.id)) void this.dropStandby(ref.id, 'ended');
       return;
     }
     // The process ended on its own (a limit, or a crash). Release the sandbox;

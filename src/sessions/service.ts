@@ -66,9 +66,9 @@ export class SessionService {
     const resources = await resolveSessionResources(this.o.store, workspaceId, body.resources ?? [], at);
     const initial = this.o.events.draft((body.initial_events ?? []).map((e) => ({ type: e.type, fields: { content: e.content as Json } })));
     const budget = (body.budget as JsonObject | undefined) ?? null;
-    // A warm sandbox was started for a session id of its own; the session takes that id. Only a
-    // session that starts working at once takes one: others would hold a sandbox they may not use.
-    const warmId = await this.o.engine.claimWarm(workspaceId, env, { agent: snapshot, budget }, initial.length > 0);
+    // A warm sandbox was started for a session id of its own; the session takes that id. Until its
+    // first message the session is standby: its sandbox gives way when the workspace needs the room.
+    const warmId = await this.o.engine.claimWarm(workspaceId, env, { agent: snapshot, budget });
     const created = this.o.store.createSession(
       {
         id: warmId ?? newId('sesn'),
@@ -87,7 +87,7 @@ export class SessionService {
           budget,
           resources,
           usage: { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
-          runtime: { sandbox_state: 'destroyed', provider, pattern: lifecycleOf(env.body).pattern, cli_version: null },
+          runtime: { sandbox_state: warmId ? 'standby' : 'destroyed', provider, pattern: lifecycleOf(env.body).pattern, cli_version: null },
           internal: {},
         },
       },
@@ -95,6 +95,7 @@ export class SessionService {
     );
     if (warmId) created.catch(() => this.o.engine.releaseWarm(warmId));
     const { session, events } = await created;
+    if (warmId) this.o.engine.warmClaimed(session);
     this.o.events.publish(session.id, events);
     const content = events.flatMap((e) => (e.body.content as Json[] | undefined) ?? []);
     if (content.length > 0) void this.o.engine.deliver(session, content);
