@@ -178,7 +178,7 @@ describe('agenthost serve killed with SIGKILL during a tool call', { timeout: 18
 
     stream = await again.beta.sessions.events.stream(id);
     await again.beta.sessions.events.send(id, { events: [{ type: 'user.tool_confirmation', tool_use_id: ask.id, result: 'allow' }] });
-    const after = await readStream(stream, (e, seen) => isIdle(e) && seen.some((x) => x.type === 'session.status_running'), 60_000);
+    const after = await readStream(stream, (e, seen) => isIdle(e) && seen.some((x) => x.type === 'user.tool_confirmation'), 60_000);
     const story = after.map((e) => (e.type === 'session.error' ? `${e.type}: ${JSON.stringify(e.error)}` : e.type)).join('\n');
     assert.deepEqual(after.at(-1)!.stop_reason, { type: 'end_turn' }, `${story}\n${third.output()}`);
     assert.equal(text(after.find((e) => e.type === 'agent.message')!), 'ran it');
