@@ -635,8 +635,6 @@ export class SessionEngine {
   async modelRequestStarted(info: ModelRequestStart): Promise<void> {
     const ref = this.refFor(info.sessionId);
     if (!ref) return;
-    // The refill this session's warm start held back now competes with nothing that is waited for.
-    this.pool.refillNow(info.sessionId);
     // The id is known before the append resolves: a fast response may end
     // while the start is still being committed.
     const id = newId('sevt');
