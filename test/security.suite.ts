@@ -301,7 +301,8 @@ for (const provider of (['bwrap', 'gvisor', 'docker'] as const).filter((p) => !o
       const abuses: Array<[string, string, RegExp]> = [
         ['fork-bomb', 'bomb() { bomb | bomb & }; bomb; sleep 20', /processes|tool_timeout/],
         ['memory-balloon', 'head -c 3000M /dev/zero | tail -n 1', /memory/],
-        ['disk-fill', 'i=0; while [ $i -lt 2000 ]; do head -c 1M /dev/zero > f$i || break; i=$((i+1)); done; sleep 5', /disk_mib|files/],
+        // 16 MiB files: the limit, not process start-ups (slow under gVisor), decides how long it takes.
+        ['disk-fill', 'i=0; while [ $i -lt 160 ]; do head -c 16M /dev/zero > f$i || break; i=$((i+1)); done; sleep 5', /disk_mib|files/],
         ['stdout-flood-1gib', "head -c 1073741824 /dev/zero | tr '\\0' a", /./],
       ];
       for (const [name, command, expected] of abuses) {

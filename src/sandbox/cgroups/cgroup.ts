@@ -76,11 +76,14 @@ export class SandboxCgroup {
         mkdirSync(join(parent, parts[i]!), { recursive: true });
       }
     }
-    // All sandboxes together weigh an eighth of the server's processes when CPU is short:
-    // the API and the event log stay responsive however many sandboxes are busy.
+    // All sandboxes together weigh half an ordinary process when CPU is short: the server
+    // keeps two thirds of it however many sandboxes are busy, and the sandboxes are not
+    // starved by whatever else runs on the host. (At an eighth, three busy neighbours held
+    // Claude Code's start-up back for a minute; at a whole process, a gVisor sandbox's
+    // stdout flood took /healthz past a second.)
     const top = join(layout.mounts.cpu, parts[0]!);
-    if (layout.version === 1) write(join(top, 'cpu.shares'), '128');
-    else write(join(top, 'cpu.weight'), '12');
+    if (layout.version === 1) write(join(top, 'cpu.shares'), '512');
+    else write(join(top, 'cpu.weight'), '50');
     for (const w of limitWrites(layout.version, limits)) {
       const file = join(cg.dir(w.controller), w.file);
       if (w.optional && !existsSync(file)) continue;
