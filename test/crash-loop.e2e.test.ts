@@ -108,7 +108,10 @@ describe('crash loop', { timeout: 600_000 }, () => {
     const resumed = await client.beta.sessions.events.stream(sessionId);
     await client.beta.sessions.events.send(sessionId, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'are you there?' }] }] });
     const final = await readStream(resumed, isIdle);
-    assert.equal(text(final.find((e) => e.type === 'agent.message')!), 'still here');
+    const story = final.map((e) => (e.type === 'session.error' ? `${e.type}: ${JSON.stringify(e.error)}` : e.type)).join('\n');
+    const reply = final.find((e) => e.type === 'agent.message');
+    assert.ok(reply, `the resumed session answers; its turn:\n${story}\n${serve.output().slice(-3000)}`);
+    assert.equal(text(reply), 'still here');
     const history = JSON.stringify((model.messageRequests().at(-1)!.body as { messages: unknown }).messages);
     assert.match(history, /cycle 0/, 'the resumed conversation keeps its history');
 

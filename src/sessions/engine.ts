@@ -836,6 +836,7 @@ export class SessionEngine {
 
     const executable = await this.executable();
     const internal = (body.internal as JsonObject | undefined) ?? {};
+    const resume = await this.resumableConversation(ref.id, internal.claude_session_id);
     const live: LiveSession = new LiveSession({
       ref,
       log: this.o.log,
@@ -850,7 +851,7 @@ export class SessionEngine {
         maxTurns: this.o.maxTurns,
         ...remainingBudget(body),
         ...(executable ? { executable } : {}),
-        ...(typeof internal.claude_session_id === 'string' ? { resume: internal.claude_session_id } : {}),
+        ...(resume ? { resume } : {}),
         ...(this.preapprovals.has(ref.id) ? { preapproved: this.preapprovals.get(ref.id)! } : {}),
         ...(shared
           ? {
@@ -872,6 +873,23 @@ export class SessionEngine {
     // Inside the start gate, so a burst of starts queues instead of sharing the CPU.
     await live.ready();
     return { live, dirs, providerName, executable };
+  }
+
+  /**
+   * The Claude Code conversation to resume, if there is one to resume. A
+   * server killed after Claude Code announced its session id but before any
+   * line of its transcript reached the store leaves an id with nothing
+   * behind it; resuming that fails every turn ("No conversation found"), so
+   * the session starts a new conversation instead, and the messages the
+   * crash kept from the old one are redelivered (see redeliver.ts).
+   */
+  private async resumableConversation(sessionId: string, claudeSessionId: unknown): Promise<string | undefined> {
+    if (typeof claudeSessionId !== 'string') return undefined;
+    if (!this.o.transcripts) return claudeSessionId;
+    const entries = await this.o.transcripts.load({ projectKey: sessionId, sessionId: claudeSessionId });
+    if (entries && entries.length > 0) return claudeSessionId;
+    this.log.warn({ sessionId, claudeSessionId }, 'no stored transcript for this conversation; starting a new one');
+    return undefined;
   }
 
   private async executable(): Promise<string | undefined> {
