@@ -86,7 +86,7 @@ export interface WatchdogOptions {
   protectedPids: (procs: ProcStat[]) => Set<number>;
   report: (event: LimitEvent) => void;
   log: Logger;
-  /** How often counters, tool clocks and (see diskIntervalMs) disk use are looked at. Default 250. */
+  /** How often counters, tool clocks and (see diskIntervalMs) disk use are looked at. Default 500. */
   intervalMs?: number;
   /** Least time between two disk scans; a slow scan stretches it. Default 2000. */
   diskIntervalMs?: number;
@@ -110,7 +110,7 @@ export class Watchdog {
   start(): void {
     if (this.timer) return;
     this.last = this.o.cgroup.counters();
-    this.timer = setInterval(() => this.tick(), this.o.intervalMs ?? 250);
+    this.timer = setInterval(() => this.tick(), this.o.intervalMs ?? 500);
     this.timer.unref();
   }
 
@@ -253,7 +253,7 @@ export class Watchdog {
         const interval = this.nextDiskIntervalMs(Date.now() - started);
         this.nextDiskAt = Date.now() + interval;
         // Sooner than the next tick: a timer of its own.
-        if (this.timer && interval < (this.o.intervalMs ?? 250)) setTimeout(() => this.timer && this.checkDisk(), interval).unref();
+        if (this.timer && interval < (this.o.intervalMs ?? 500)) setTimeout(() => this.timer && this.checkDisk(), interval).unref();
       });
   }
 }

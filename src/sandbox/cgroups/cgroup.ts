@@ -76,14 +76,14 @@ export class SandboxCgroup {
         mkdirSync(join(parent, parts[i]!), { recursive: true });
       }
     }
-    // All sandboxes together weigh half an ordinary process when CPU is short: the server
-    // keeps two thirds of it however many sandboxes are busy, and the sandboxes are not
-    // starved by whatever else runs on the host. (At an eighth, three busy neighbours held
-    // Claude Code's start-up back for a minute; at a whole process, a gVisor sandbox's
-    // stdout flood took /healthz past a second.)
+    // All sandboxes together weigh an eighth of an ordinary process when CPU is short, so
+    // the API stays responsive however busy they are (under a gVisor fork bomb or stdout
+    // flood /healthz answered within 170 ms; at a quarter or half a process, 0.6-1.6 s).
+    // The price: other busy processes on the host starve the sandboxes (three CPU-bound
+    // neighbours held a Claude Code start-up back for a minute), so give agenthost its host.
     const top = join(layout.mounts.cpu, parts[0]!);
-    if (layout.version === 1) write(join(top, 'cpu.shares'), '512');
-    else write(join(top, 'cpu.weight'), '50');
+    if (layout.version === 1) write(join(top, 'cpu.shares'), '128');
+    else write(join(top, 'cpu.weight'), '12');
     for (const w of limitWrites(layout.version, limits)) {
       const file = join(cg.dir(w.controller), w.file);
       if (w.optional && !existsSync(file)) continue;
