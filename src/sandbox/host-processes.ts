@@ -129,3 +129,17 @@ export function signalFromStatus(code: number): NodeJS.Signals | undefined {
   const entry = Object.entries(constants.signals).find(([, num]) => num === n);
   return entry?.[0] as NodeJS.Signals | undefined;
 }
+
+/**
+ * How a sandboxed process ended, as Node reports its own children: an init
+ * process (bwrap's, a shell) reports a signal death as 128+n, and when we
+ * sent that signal it is reported as the signal, not as the exit status.
+ */
+export function reportedExit(
+  code: number | null,
+  signal: NodeJS.Signals | null,
+  sent: ReadonlySet<NodeJS.Signals>,
+): { code: number | null; signal: NodeJS.Signals | null } {
+  const fromStatus = code === null ? undefined : signalFromStatus(code);
+  return fromStatus && sent.has(fromStatus) ? { code: null, signal: fromStatus } : { code, signal };
+}

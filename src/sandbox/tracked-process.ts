@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { Transform, type Readable, type Writable } from 'node:stream';
-import { signalFromStatus, type GroupRecord } from './host-processes.js';
+import { reportedExit, type GroupRecord } from './host-processes.js';
 import type { SandboxProcess } from './provider.js';
 
 /**
@@ -92,15 +92,9 @@ export class TrackedProcess extends EventEmitter implements SandboxProcess {
     }
   }
 
-  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+  private onExit(exitCode: number | null, exitSignal: NodeJS.Signals | null): void {
     this.exited = true;
-    // An init process (bwrap's, a shell) reports a signal death as 128+n;
-    // when we sent that signal, report it the way Node reports its children.
-    const fromStatus = code === null ? undefined : signalFromStatus(code);
-    if (fromStatus && this.sent.has(fromStatus)) {
-      code = null;
-      signal = fromStatus;
-    }
+    const { code, signal } = reportedExit(exitCode, exitSignal, this.sent);
     this.exitCode = code;
     this.signalCode = signal;
     this.emit('exit', code, signal);

@@ -885,9 +885,13 @@ export class SessionEngine {
    */
   private async resumableConversation(sessionId: string, claudeSessionId: unknown): Promise<string | undefined> {
     if (typeof claudeSessionId !== 'string') return undefined;
-    if (!this.o.transcripts) return claudeSessionId;
-    const entries = await this.o.transcripts.load({ projectKey: sessionId, sessionId: claudeSessionId });
-    if (entries && entries.length > 0) return claudeSessionId;
+    const transcripts = this.o.transcripts;
+    if (!transcripts) return claudeSessionId;
+    // Listing is enough to tell; loading would read the whole transcript the resume reads again.
+    const stored = transcripts.listSessions
+      ? (await transcripts.listSessions(sessionId)).some((t) => t.sessionId === claudeSessionId)
+      : ((await transcripts.load({ projectKey: sessionId, sessionId: claudeSessionId })) ?? []).length > 0;
+    if (stored) return claudeSessionId;
     this.log.warn({ sessionId, claudeSessionId }, 'no stored transcript for this conversation; starting a new one');
     return undefined;
   }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { PassThrough, type Duplex, type Readable, type Writable } from 'node:stream';
-import { signalFromStatus } from '../host-processes.js';
+import { reportedExit } from '../host-processes.js';
 import type { SandboxProcess } from '../provider.js';
 import { lineGuard } from '../tracked-process.js';
 
@@ -65,19 +65,13 @@ export class DockerProcess extends EventEmitter implements SandboxProcess {
   finish(code: number | null, fallback: NodeJS.Signals | null = null): void {
     if (this.exited) return;
     this.exited = true;
-    let signal: NodeJS.Signals | null = code === null ? fallback : null;
-    // A shell or an init reports a signal death as 128+n: when we sent that signal, say so as Node does for children.
-    const fromStatus = code === null ? undefined : signalFromStatus(code);
-    if (fromStatus && this.sent.has(fromStatus)) {
-      code = null;
-      signal = fromStatus;
-    }
-    this.exitCode = code;
+    const { code: exitCode, signal } = reportedExit(code, code === null ? fallback : null, this.sent);
+    this.exitCode = exitCode;
     this.signalCode = signal;
     this.rawStdout.end();
     this.stderr.end();
     // The streams drain first, so a listener on 'exit' has seen the output.
-    setImmediate(() => this.emit('exit', code, signal));
+    setImmediate(() => this.emit('exit', exitCode, signal));
   }
 
   fail(error: Error): void {
