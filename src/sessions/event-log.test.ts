@@ -22,8 +22,8 @@ describe('EventLog', () => {
 
   it('publishes only committed events, in seq order, under concurrent appends', async () => {
     const seen: EventRecord[] = [];
-    log.subscribe(ref.id, (e) => {
-      seen.push(e);
+    log.subscribe(ref.id, (events) => {
+      seen.push(...events);
     });
     await Promise.all(Array.from({ length: 50 }, (_, i) => log.append(ref, [{ type: 'agent.message', fields: { n: i } }])));
     assert.deepEqual(
@@ -45,10 +45,19 @@ describe('EventLog', () => {
 
   it('publishes nothing when the commit fails', async () => {
     const seen: EventRecord[] = [];
-    log.subscribe(ref.id, (e) => void seen.push(e));
+    log.subscribe(ref.id, (events) => void seen.push(...events));
     await store.deleteSession(ref.workspaceId, ref.id);
     await assert.rejects(log.append(ref, [{ type: 'agent.message' }]));
     assert.deepEqual(seen, []);
+  });
+
+  it('hands each subscriber the events of one commit together', async () => {
+    const batches: string[][] = [];
+    log.subscribe(ref.id, (events) => void batches.push(events.map((e) => e.type)));
+    await log.append(ref, [{ type: 'a' }, { type: 'b' }]);
+    await log.append(ref, [{ type: 'c' }]);
+    log.publish(ref.id, []);
+    assert.deepEqual(batches, [['a', 'b'], ['c']]);
   });
 
   it('keeps other subscribers when one throws, and unsubscribes', async () => {
@@ -56,7 +65,7 @@ describe('EventLog', () => {
     log.subscribe(ref.id, () => {
       throw new Error('broken subscriber');
     });
-    const off = log.subscribe(ref.id, (e) => void seen.push(e.type));
+    const off = log.subscribe(ref.id, (events) => void seen.push(...events.map((e) => e.type)));
     await log.append(ref, [{ type: 'a' }]);
     off();
     await log.append(ref, [{ type: 'b' }]);

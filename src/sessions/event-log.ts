@@ -1,7 +1,12 @@
 import { StoreNotFoundError, type EventRecord, type IdempotencyRecord, type JsonObject, type NewEvent, type SessionPatch, type SessionRecord, type Store } from '../store/store.js';
 import { newId } from '../ids.js';
 
-export type EventListener = (event: EventRecord) => void;
+/**
+ * Receives the events of one commit together, in seq order: a subscriber
+ * can write them out in one go. The array and its events are shared by all
+ * subscribers; treat them as read-only.
+ */
+export type EventListener = (events: readonly EventRecord[]) => void;
 
 export interface SessionRef {
   id: string;
@@ -93,14 +98,12 @@ export class EventLog {
   /** Publishes events committed elsewhere (e.g. a session's initial events). */
   publish(sessionId: string, events: EventRecord[]): void {
     const set = this.listeners.get(sessionId);
-    if (!set) return;
-    for (const event of events) {
-      for (const listener of set) {
-        try {
-          listener(event);
-        } catch {
-          // A broken subscriber must not stop the others or the writer.
-        }
+    if (!set || events.length === 0) return;
+    for (const listener of set) {
+      try {
+        listener(events);
+      } catch {
+        // A broken subscriber must not stop the others or the writer.
       }
     }
   }

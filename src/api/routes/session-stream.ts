@@ -18,8 +18,16 @@ export interface StreamOptions {
   events: EventLog;
 }
 
+/** Each event's SSE frame, serialized once however many streams carry it. */
+const frames = new WeakMap<EventRecord, string>();
+
 function frame(event: EventRecord): string {
-  return `event: ${event.type}\nid: ${event.id}\ndata: ${JSON.stringify(event.body)}\n\n`;
+  let text = frames.get(event);
+  if (text === undefined) {
+    text = `event: ${event.type}\nid: ${event.id}\ndata: ${JSON.stringify(event.body)}\n\n`;
+    frames.set(event, text);
+  }
+  return text;
 }
 
 /**
@@ -46,22 +54,32 @@ export async function streamSessionEvents(o: StreamOptions): Promise<void> {
     res.end();
   };
 
-  const write = (event: EventRecord) => {
-    if (closed || event.seq <= lastSeq) return;
-    lastSeq = event.seq;
-    res.write(frame(event));
+  /** Writes the events not sent yet in one write: one syscall per commit, not per event. */
+  const write = (events: readonly EventRecord[]) => {
+    if (closed) return;
+    let text = '';
+    let last = false;
+    for (const event of events) {
+      if (event.seq <= lastSeq) continue;
+      lastSeq = event.seq;
+      text += frame(event);
+      last = event.type === 'session.status_terminated' || event.type === 'session.deleted';
+      if (last) break;
+    }
+    if (text === '') return;
+    res.write(text);
     if (res.writableLength > MAX_BUFFERED_BYTES) {
       request.log.warn({ sessionId: session.id }, 'SSE subscriber too slow; disconnecting');
       res.destroy();
       close();
       return;
     }
-    if (event.type === 'session.status_terminated' || event.type === 'session.deleted') close();
+    if (last) close();
   };
 
-  const unsubscribe = o.events.subscribe(session.id, (event) => {
-    if (replaying) held.push(event);
-    else write(event);
+  const unsubscribe = o.events.subscribe(session.id, (events) => {
+    if (replaying) held.push(...events);
+    else write(events);
   });
 
   reply.hijack();
@@ -82,7 +100,7 @@ export async function streamSessionEvents(o: StreamOptions): Promise<void> {
     if (o.lastEventId) {
       for (;;) {
         const page = await o.sessions.listEvents(request.auth.workspaceId, session.id, { limit: REPLAY_PAGE, order: 'asc', afterSeq: lastSeq });
-        for (const event of page.items) write(event);
+        write(page.items);
         if (!page.hasMore || closed) break;
       }
     }
@@ -92,5 +110,5 @@ export async function streamSessionEvents(o: StreamOptions): Promise<void> {
     return;
   }
   replaying = false;
-  for (const event of held.splice(0)) write(event);
+  write(held.splice(0));
 }
