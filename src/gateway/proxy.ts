@@ -245,7 +245,19 @@ async function readLimited(req: IncomingMessage, limit: number): Promise<Buffer 
   return Buffer.concat(chunks);
 }
 
-function modelOf(body: Buffer): string | undefined {
+/** A body that opens with `{"model":"<plain string>"`: how the Claude Code CLI writes them. */
+const LEADING_MODEL = /^\{\s*"model"\s*:\s*"([A-Za-z0-9._:@\/-]{1,200})"/;
+
+/**
+ * The request's `model`. Parsing a whole request (hundreds of KiB once a
+ * conversation grows) costs a millisecond or more of the event loop per
+ * model call, so a body whose first key is a plain `model` and which has no
+ * other `"model":` anywhere (JSON.parse would take the last) is read from its
+ * first bytes; anything else is parsed.
+ */
+export function modelOf(body: Buffer): string | undefined {
+  const head = LEADING_MODEL.exec(body.subarray(0, 256).toString('latin1'));
+  if (head && body.indexOf('"model"', head[0].length) === -1) return head[1];
   try {
     const model = (JSON.parse(body.toString('utf8')) as { model?: unknown }).model;
     return typeof model === 'string' ? model : undefined;
