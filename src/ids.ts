@@ -15,7 +15,7 @@ export function newId(prefix: IdPrefix): string {
   return `${prefix}_${time}${out}`;
 }
 
-export type IdPrefix = 'agent' | 'env' | 'sesn' | 'sevt' | 'wrkspc' | 'key' | 'file' | 'req' | 'trg' | 'sesrsc' | 'whep' | 'whdel' | 'prv';
+export type IdPrefix = 'agent' | 'env' | 'sesn' | 'sevt' | 'wrkspc' | 'key' | 'file' | 'req' | 'trg' | 'sesrsc' | 'whep' | 'whdel' | 'prv' | 'msg';
 
 /** A random secret, URL-safe. */
 export function newSecret(bytes = 32): string {

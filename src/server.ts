@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Cron } from 'croner';
@@ -69,6 +70,16 @@ export interface StartOptions {
   store?: Store;
 }
 
+/** The SDK's bundled Claude Code binary, when its platform package is installed. */
+function existingBundledCli(): string | undefined {
+  try {
+    const path = bundledCliPath();
+    return existsSync(path) ? path : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Where Claude Code binaries live (bundled and installed), for sandboxes that mount them in. */
 function cliDirs(dataDir: string): string[] {
   try {
@@ -109,6 +120,7 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
   const events: EventLog = new MeteredEventLog(store, metrics, [tracing, webhooks]);
   const meter = new CostMeter({ store, prices, metrics, log });
   const cliVersions = new CliVersions({ dataDir: config.dataDir, range: config.cli.range, registry: config.cli.registry });
+  const bundledCli = existingBundledCli();
   const budgets = new BudgetService({ store, metrics, onRefused: (workspaceId, reason) => webhooks.budgetRefused(workspaceId, reason) });
   // The engine and the gateway refer to each other: the gateway reports
   // model requests to the engine, the engine opens gateway sessions.
@@ -164,7 +176,10 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
     maxLiveSessionsPerWorkspace: config.limits.liveSessionsPerWorkspace,
     warmPool: config.warmPool,
     startConcurrency: config.startConcurrency,
-    claudeExecutable: () => cliVersions.executable(),
+    // Named even when it is the SDK's own binary: left to find it, the SDK
+    // calls process.report.getReport() on every query(), 10 ms or more of
+    // the event loop per session start.
+    claudeExecutable: async () => (await cliVersions.executable()) ?? bundledCli,
     // An ephemeral task's outputs/ become files scoped to its session.
     onTaskFinished: async (ref, dir) => void (await collectOutputs({ files, log }, ref, dir)),
     prepareWorkspace: (session, dir) => mountOnFirstStart({ store, blobs, log, events }, session, dir),

@@ -225,7 +225,9 @@ describe('web console (sqlite, bwrap, chromium)', { timeout: 900_000 }, () => {
     assert.match(await denied.locator('.tool-output pre').innerText(), /not from the console test/);
     assert.equal(existsSync(join(h.dataDir, 'sessions', sessionId, 'workspace', 'denied.txt')), false);
 
-    // Every event is on the page once, in the API's order.
+    // Every event is on the page once, in the API's order: compared once the
+    // turn has ended, so no event lands between reading the log and the page.
+    await waitFor('the turn to end', async () => ((await h.client.beta.sessions.retrieve(sessionId)).status === 'idle' ? true : undefined), 30_000);
     const expected = await displayedIds(h, sessionId);
     await waitFor('all events on the page', async () => ((await page.locator('[data-event-id]').count()) === expected.length ? true : undefined), 30_000);
     assert.deepEqual(await page.locator('[data-event-id]').evaluateAll((els) => els.map((e) => e.getAttribute('data-event-id'))), expected);

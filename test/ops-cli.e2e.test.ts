@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import semver from 'semver';
 import { create as createTar } from 'tar';
 import { bundledCliPath, cliVersionOf } from '../src/ops/cli-versions.js';
-import { processesMatching } from './helpers/e2e.js';
+import { processesMatching, waitFor } from './helpers/e2e.js';
 import { runTurn, startOps, type OpsServer } from './ops-helpers.js';
 
 const execFileAsync = promisify(execFile);
@@ -158,5 +158,22 @@ describe('Claude Code version policy', { timeout: 600_000 }, () => {
     assert.equal(await cliVersion(third.id), major);
     assert.equal(await cliVersion(second.id), next);
     for (const s of [first, second, third]) await h.client.beta.sessions.archive(s.id);
+  });
+
+  it('status counts a standby session, holding a warm sandbox, under the version that sandbox runs', async () => {
+    const agent = await h.client.beta.agents.create({ name: 'w', model: 'claude-sonnet-4-5', tools: [{ type: 'agent_toolset_20260401' }] });
+    const environment = await h.client.beta.environments.create({ name: 'w', config: { type: 'cloud', warm_pool: { min: 1, max: 1 } } as never });
+    const opener = await h.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
+    await waitFor('the pool to fill', async () => {
+      const env = (await h.client.beta.environments.retrieve(environment.id)) as unknown as { warm_pool_status: { ready: number } };
+      return env.warm_pool_status.ready === 1 ? true : undefined;
+    }, 60_000);
+    const standby = await h.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
+    assert.equal((standby as unknown as { runtime: { sandbox_state: string } }).runtime.sandbox_state, 'standby');
+    const version = await waitFor('the standby session to know its version', async () => (await cliVersion(standby.id)) ?? undefined, 30_000);
+    const status = JSON.parse(await agenthost('cli', 'status', '--json')) as { current: string; sessions: Record<string, string[]> };
+    assert.equal(version, status.current, 'the warm sandbox runs the current version');
+    assert.ok(status.sessions[version]?.includes(standby.id), JSON.stringify(status.sessions));
+    for (const s of [opener, standby]) await h.client.beta.sessions.archive(s.id);
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -7,6 +7,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { createApiKey } from '../src/api/auth.js';
 import { silentLogger } from '../src/logger.js';
 import { openStore } from '../src/store/index.js';
+import { TranscriptStore } from '../src/store/session-store.js';
 import { startScriptedModel, type ScriptedModel } from '../src/testing/scripted-model/index.js';
 import { isIdle, processesMatching, readStream, text } from './helpers/e2e.js';
 import { claudeProcessesOf, descendants, eventsOf, freePort, startServe, stillAlive, type Proc, type Serve } from './helpers/processes.js';
@@ -29,6 +30,8 @@ describe('agenthost serve killed with SIGKILL during a tool call', { timeout: 18
   let second: Serve | undefined;
   let third: Serve | undefined;
   let sessionId: string;
+  /** A warm sandbox nobody had claimed when the server was killed. */
+  let unclaimedId: string;
   const marker = `40.${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}`;
 
   before(async () => {
@@ -67,7 +70,8 @@ describe('agenthost serve killed with SIGKILL during a tool call', { timeout: 18
     first = await startServe(env);
     const client = new Anthropic({ baseURL: first.url, apiKey: key, maxRetries: 0 });
     const agent = await client.beta.agents.create({ name: 'sleeper', model: 'claude-sonnet-4-5', tools: [{ type: 'agent_toolset_20260401' }] });
-    const environment = await client.beta.environments.create({ name: 'sandboxed', config: { type: 'cloud' } });
+    // With a warm pool: its member waits, unclaimed, when the server dies.
+    const environment = await client.beta.environments.create({ name: 'sandboxed', config: { type: 'cloud', warm_pool: { min: 1, max: 1 } } as never });
     sessionId = (await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id })).id;
     model.setScript([
       // Claude Code refuses bare long sleeps; a bounded blocking read is the 40-second tool.
@@ -80,6 +84,15 @@ describe('agenthost serve killed with SIGKILL during a tool call', { timeout: 18
     const seen = await readStream(stream, (e) => e.type === 'agent.tool_use' || isIdle(e), 60_000);
     assert.equal(seen.at(-1)!.type, 'agent.tool_use', `the tool started: ${seen.map((e) => e.type).join(', ')}\n${first.output()}`);
     await new Promise((r) => setTimeout(r, 1500));
+    for (let i = 0; ; i++) {
+      const pool = ((await client.beta.environments.retrieve(environment.id)) as unknown as { warm_pool_status: { ready: number } }).warm_pool_status;
+      if (pool.ready === 1) break;
+      assert.ok(i < 600, 'the warm pool filled');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const dirs = await readdir(join(dataDir, 'sessions'));
+    assert.equal(dirs.length, 2, `the session's and the warm sandbox's directories: ${dirs.join(', ')}`);
+    unclaimedId = dirs.find((d) => d !== sessionId)!;
 
     // What the server started, while it still runs: the sandbox, Claude Code and the tool.
     const started = await descendants(first.child.pid!);
@@ -123,6 +136,13 @@ describe('agenthost serve killed with SIGKILL during a tool call', { timeout: 18
 
     const session = await client.beta.sessions.retrieve(sessionId);
     assert.equal(session.status, 'idle', 'not running: the turn died with the server');
+    assert.deepEqual(await readdir(join(dataDir, 'sessions')), [sessionId], 'the unclaimed warm sandbox left no directory behind');
+    const store = await openStore({ dataDir, log: silentLogger() });
+    try {
+      assert.deepEqual(await new TranscriptStore(store).listSessions(unclaimedId), [], 'nor a transcript');
+    } finally {
+      await store.close();
+    }
     assert.equal((session as unknown as { runtime: { sandbox_state: string } }).runtime.sandbox_state, 'destroyed');
     const events = await eventsOf(client, sessionId);
     const error = events.find((e) => e.type === 'session.error');

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
+import { REHEARSAL_PROMPT } from '../src/agent/live-session.js';
+import { TranscriptStore } from '../src/store/session-store.js';
 import { startE2E, waitFor, type E2E } from './helpers/e2e.js';
 
 type Runtime = { sandbox_state: string; warm_start?: boolean };
@@ -27,9 +31,9 @@ describe('warm pools (sqlite, bwrap)', { timeout: 600_000 }, () => {
   });
   after(() => h?.close());
 
-  async function setup(client: Anthropic, warmPool: Record<string, number>) {
+  async function setup(client: Anthropic, warmPool: Record<string, number>, config: Record<string, unknown> = {}) {
     const agent = await client.beta.agents.create({ name: 'coder', model: 'claude-sonnet-4-5', tools: [{ type: 'agent_toolset_20260401' }] });
-    const env = await client.beta.environments.create({ name: 'pooled', config: { type: 'cloud', warm_pool: warmPool } as never });
+    const env = await client.beta.environments.create({ name: 'pooled', config: { type: 'cloud', warm_pool: warmPool, ...config } as never });
     return { agent, env };
   }
 
@@ -41,6 +45,14 @@ describe('warm pools (sqlite, bwrap)', { timeout: 600_000 }, () => {
       const p = await pool(client, envId);
       return want(p) ? p : undefined;
     }, 60_000);
+
+  /** An agent, and an environment whose pool one creation without a message has filled. */
+  async function filledPool(client: Anthropic, config: Record<string, unknown>) {
+    const { agent, env } = await setup(client, { min: 1, max: 1, idle_timeout_s: 600 }, config);
+    const opener = await client.beta.sessions.create({ agent: agent.id, environment_id: env.id });
+    await poolReaches(client, env.id, (p) => p.ready === 1, 'the pool to fill');
+    return { agent, env, opener };
+  }
 
   async function runSession(client: Anthropic, agentId: string, envId: string, text: string) {
     const session = await client.beta.sessions.create({
@@ -83,6 +95,63 @@ describe('warm pools (sqlite, bwrap)', { timeout: 600_000 }, () => {
     await poolReaches(h.client, env.id, (p) => p.ready === 1, 'the pool to refill');
     await h.client.beta.sessions.delete(first.id);
     await h.client.beta.sessions.delete(second.id);
+  });
+
+  it('rehearses the first turn of a warm sandbox with the gateway; the session starts a fresh conversation', async () => {
+    // A workspace of its own: its pools must not take the quota of the others' tests.
+    const client = await h.newClient('rehearsal-tenant');
+    const { agent, env } = await setup(client, { min: 1, max: 1, idle_timeout_s: 600 });
+    const opener = await client.beta.sessions.create({ agent: agent.id, environment_id: env.id });
+    await poolReaches(client, env.id, (p) => p.ready === 1, 'the pool to fill');
+    const rehearsed = (r: { body: unknown }) => JSON.stringify(r.body).includes(REHEARSAL_PROMPT);
+    assert.equal(h.model.messageRequests().filter(rehearsed).length, 0, 'no rehearsal reached the upstream model');
+
+    const before = h.model.messageRequests().length;
+    const session = await runSession(client, agent.id, env.id, 'the real first message');
+    assert.equal(runtimeOf(session).warm_start, true);
+    const requests = h.model.messageRequests().slice(before).map((r) => JSON.stringify(r.body));
+    const own = requests.filter((r) => r.includes('the real first message'));
+    assert.equal(own.length, 1, 'one model request for a one-reply turn');
+    assert.ok(!own[0]!.includes(REHEARSAL_PROMPT), 'the rehearsed turn is not in the conversation');
+    assert.ok(!own[0]!.includes('ready when you are'), 'nor any reply before this one');
+    assert.ok(own[0]!.includes('<command-name>/clear</command-name>'), 'the conversation opens with the record of the /clear');
+
+    // One conversation, the session's, both in the store and in its config dir.
+    const stored = (await h.server.store.listSessionsByStatus(['idle'])).find((s) => s.id === session.id);
+    const conversation = (stored!.body.internal as { claude_session_id: string }).claude_session_id;
+    assert.deepEqual((await new TranscriptStore(h.server.store).listSessions(session.id)).map((t) => t.sessionId), [conversation]);
+    const local = await readdir(join(h.dataDir, 'sessions', session.id, 'claude', 'projects', session.id));
+    assert.deepEqual(local.filter((f) => f.endsWith('.jsonl')), [`${conversation}.jsonl`]);
+
+    // `rehearse: false`: warm sandboxes wait as started, and the conversation has no /clear in it.
+    const plain = await client.beta.environments.create({ name: 'unrehearsed', config: { type: 'cloud', warm_pool: { min: 1, max: 1, rehearse: false } } as never });
+    assert.deepEqual((plain.config as unknown as { warm_pool: unknown }).warm_pool, { min: 1, max: 1, rehearse: false });
+    const plainOpener = await client.beta.sessions.create({ agent: agent.id, environment_id: plain.id });
+    await poolReaches(client, plain.id, (p) => p.ready === 1, 'the unrehearsed pool to fill');
+    const plainBefore = h.model.messageRequests().length;
+    const unrehearsed = await runSession(client, agent.id, plain.id, 'no rehearsal here');
+    assert.equal(runtimeOf(unrehearsed).warm_start, true);
+    const first = h.model.messageRequests().slice(plainBefore).map((r) => JSON.stringify(r.body)).find((r) => r.includes('no rehearsal here'));
+    assert.ok(first && !first.includes('/clear'));
+
+    for (const s of [opener, session, plainOpener, unrehearsed]) await client.beta.sessions.delete(s.id);
+  });
+
+  it('a rehearsed session hibernates and resumes its own conversation', async () => {
+    const client = await h.newClient('rehearsal-resume-tenant');
+    const { agent, env, opener } = await filledPool(client, { lifecycle: { pattern: 'hybrid', idle_timeout_s: 1 } });
+    const session = await runSession(client, agent.id, env.id, 'remember the word heliotrope');
+    assert.equal(runtimeOf(session).warm_start, true);
+    await waitFor('the session to hibernate', async () => ((await sandboxState(client, session.id)) === 'hibernated' ? true : undefined), 60_000);
+
+    const before = h.model.messageRequests().length;
+    await send(client, session.id, 'which word?');
+    await turnEnded(client, session.id, 2);
+    const resumed = h.model.messageRequests().slice(before).map((r) => JSON.stringify(r.body)).find((r) => r.includes('which word?'));
+    assert.ok(resumed, 'the resumed turn reached the model');
+    assert.ok(resumed.includes('remember the word heliotrope'), 'with the first turn in its conversation');
+    assert.ok(!resumed.includes(REHEARSAL_PROMPT), 'and not the rehearsal');
+    for (const s of [opener, session]) await client.beta.sessions.delete(s.id);
   });
 
   it('never hands a warm sandbox to another workspace', async () => {
@@ -189,14 +258,8 @@ describe('warm pools (sqlite, bwrap)', { timeout: 600_000 }, () => {
 
   it('discards a standby sandbox whose first message does not come within the idle timeout', async () => {
     const client = await h.newClient('reap-tenant');
-    const agent = await client.beta.agents.create({ name: 'coder', model: 'claude-sonnet-4-5', tools: [{ type: 'agent_toolset_20260401' }] });
     // The environment's idle timeout (1 s) is shorter than the pool's (600 s): it bounds the wait.
-    const env = await client.beta.environments.create({
-      name: 'short-idle',
-      config: { type: 'cloud', warm_pool: { min: 1, max: 1, idle_timeout_s: 600 }, lifecycle: { pattern: 'hybrid', idle_timeout_s: 1 } } as never,
-    });
-    const opener = await client.beta.sessions.create({ agent: agent.id, environment_id: env.id });
-    await poolReaches(client, env.id, (p) => p.ready === 1, 'the pool to fill');
+    const { agent, env, opener } = await filledPool(client, { lifecycle: { pattern: 'hybrid', idle_timeout_s: 1 } });
     const session = await client.beta.sessions.create({ agent: agent.id, environment_id: env.id });
     assert.equal(runtimeOf(session).sandbox_state, 'standby');
     await waitFor('the standby sandbox to be discarded', async () => ((await sandboxState(client, session.id)) === 'destroyed' ? true : undefined), 60_000);

@@ -73,6 +73,19 @@ export interface LiveSessionDeps {
   onTurnEnded?: (live: LiveSession, stop: StopReason) => void;
 }
 
+/** What a rehearsal sends; the gateway answers it (see `rehearse`). */
+export const REHEARSAL_PROMPT = 'This is a rehearsal before a session starts. Reply with one word.';
+
+/** A rehearsal in progress: the process's messages go here, not to the event log. */
+interface Rehearsal {
+  /** The rehearsed conversation's id (its first init). */
+  conversation?: string;
+  /** Whether Claude Code announced a fresh conversation (the /clear took). */
+  reset: boolean;
+  onResult: (result: ResultLike) => void;
+  onEnd: () => void;
+}
+
 interface PendingAsk {
   sdkToolUseId: string;
   eventId?: string;
@@ -108,6 +121,8 @@ export class LiveSession {
   private ended = false;
   private consumer: Promise<void>;
   private readonly log: Logger;
+  private rehearsal: Rehearsal | null = null;
+  private version: string | null = null;
 
   constructor(private readonly deps: LiveSessionDeps) {
     this.log = deps.log.child({ sessionId: deps.ref.id, workspaceId: deps.ref.workspaceId });
@@ -178,6 +193,52 @@ export class LiveSession {
   adopted(): void {
     this.startedMs = Date.now();
     if (!this.turnActive) this.idleSinceMs = this.startedMs;
+  }
+
+  /**
+   * Runs one turn before any session owns this process (a warm pool's
+   * member), then clears it: a message whose model call the gateway answers
+   * itself (the caller turns that on), then `/clear`. Claude Code's first turn
+   * runs much of its code for the first time, about 100 ms of CPU on two
+   * cores; rehearsed, the session's own first turn reaches the model about
+   * as fast as a second turn does. The session gets the fresh conversation
+   * `/clear` starts, which opens with Claude Code's record of that command.
+   *
+   * Resolves with the rehearsed conversation's id: its transcript, local and
+   * mirrored, is the caller's to delete. Rejects when the process ends, a
+   * step fails or times out, or `/clear` did not start a new conversation;
+   * the process must not serve a session then.
+   */
+  async rehearse(timeoutMs = 30_000): Promise<string> {
+    if (this.ended || this.turnActive || this.rehearsal) throw new Error('only an idle process that has not run a turn can rehearse');
+    const rehearsal: Rehearsal = { reset: false, onResult: noop, onEnd: noop };
+    // Left in place when the rehearsal fails: whatever the process says next is ignored until it is closed.
+    this.rehearsal = rehearsal;
+    const step = (text: string) =>
+      new Promise<ResultLike>((resolve, reject) => {
+        if (this.ended) return reject(new Error('Claude Code exited during the rehearsal'));
+        const timer = setTimeout(() => reject(new Error(`the rehearsal took longer than ${timeoutMs} ms`)), timeoutMs);
+        rehearsal.onResult = (result) => {
+          clearTimeout(timer);
+          resolve(result);
+        };
+        rehearsal.onEnd = () => {
+          clearTimeout(timer);
+          reject(new Error('Claude Code exited during the rehearsal'));
+        };
+        this.input.push({ type: 'user', message: { role: 'user', content: text }, parent_tool_use_id: null });
+      });
+    const turn = await step(REHEARSAL_PROMPT);
+    if (turn.subtype !== 'success' || turn.is_error) throw new Error(`the rehearsed turn failed (${turn.subtype})`);
+    const cleared = await step('/clear');
+    if (cleared.subtype !== 'success' || !rehearsal.reset || !rehearsal.conversation) throw new Error('/clear did not start a new conversation');
+    this.rehearsal = null;
+    return rehearsal.conversation;
+  }
+
+  /** The Claude Code version the process announced (its first init, a rehearsal's included); null before. */
+  get cliVersion(): string | null {
+    return this.version;
   }
 
   /** Host pid of the sandboxed process (undefined until it has started). */
@@ -387,6 +448,7 @@ export class LiveSession {
       }
     } finally {
       this.ended = true;
+      this.rehearsal?.onEnd();
       if (this.turnActive && !this.quiet) await this.failTurn('the agent process exited');
       this.deps.onEnded(this);
     }
@@ -403,10 +465,12 @@ export class LiveSession {
   }
 
   private async handle(message: SDKMessage): Promise<void> {
+    if (this.rehearsal) return this.handleRehearsal(this.rehearsal, message);
     switch (message.type) {
       case 'system':
         if (message.subtype === 'init') {
           const init = message as { session_id: string; claude_code_version?: string };
+          this.version ??= init.claude_code_version ?? null;
           await this.deps.events.update(this.deps.ref, (s) => ({
             body: {
               ...s.body,
@@ -453,6 +517,16 @@ export class LiveSession {
       default:
         return;
     }
+  }
+
+  /** A rehearsal's messages belong to no session: they are only watched. */
+  private handleRehearsal(rehearsal: Rehearsal, message: SDKMessage): void {
+    if (message.type === 'system' && message.subtype === 'init') {
+      rehearsal.conversation ??= message.session_id;
+      this.version ??= message.claude_code_version ?? null;
+    }
+    else if (message.type === 'conversation_reset') rehearsal.reset = true;
+    else if (message.type === 'result') rehearsal.onResult(message as unknown as ResultLike);
   }
 
   private async endTurn(result: ResultLike): Promise<void> {

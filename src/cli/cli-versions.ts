@@ -9,14 +9,14 @@ const HELP = `usage: agenthost cli status [--json]
        agenthost cli update [--major]
 `;
 
-/** Live sessions (those holding a sandbox) grouped by the Claude Code version they run. */
+/** Sessions holding a sandbox (live, starting, or standby on a warm one) grouped by the Claude Code version they run. */
 async function sessionsByVersion(config: Readonly<Config>): Promise<Map<string, string[]>> {
   const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log: silentLogger() });
   try {
     const out = new Map<string, string[]>();
     for (const s of await store.listSessionsByStatus(['idle', 'running', 'rescheduling'])) {
       const runtime = (s.body.runtime as JsonObject | undefined) ?? {};
-      if (runtime.sandbox_state !== 'live' && runtime.sandbox_state !== 'starting') continue;
+      if (runtime.sandbox_state !== 'live' && runtime.sandbox_state !== 'starting' && runtime.sandbox_state !== 'standby') continue;
       const version = typeof runtime.cli_version === 'string' ? runtime.cli_version : 'unknown';
       out.set(version, [...(out.get(version) ?? []), s.id]);
     }

@@ -8,6 +8,7 @@ export * from './proxy.js';
 interface ModelEndpoints<S> {
   openSession(sessionId: string): Promise<S>;
   closeSession(sessionId: string): Promise<void>;
+  rehearse(sessionId: string, on: boolean): void;
 }
 
 /**
@@ -29,6 +30,9 @@ export function withEgress<S extends object>(gateway: ModelEndpoints<S>, egress:
     },
     async closeSession(sessionId: string): Promise<void> {
       await Promise.all([gateway.closeSession(sessionId), egress.closeSession(sessionId)]);
+    },
+    rehearse(sessionId: string, on: boolean): void {
+      gateway.rehearse(sessionId, on);
     },
   };
 }

@@ -11,6 +11,7 @@ import { createLogger } from '../logger.js';
 import { startScriptedModel, type ScriptedModel } from '../testing/scripted-model/index.js';
 import { createModelGateway, type ModelGateway } from './gateway.js';
 import type { ModelRequestInfo, ModelResponseInfo } from './proxy.js';
+import { REHEARSAL_REPLY } from './rehearsal.js';
 
 const REAL_KEY = 'sk-ant-real-upstream-key';
 
@@ -175,6 +176,37 @@ describe('model gateway', () => {
     assert.equal(model.requests.length, 1);
     await gateway.closeSession('sesn_a');
     await gateway.closeSession('sesn_b');
+  });
+
+  it('answers a rehearsing session itself: nothing upstream, nothing metered, a message the client parses', async () => {
+    const session = await gateway.openSession('sesn_rehearse');
+    model.setScript([{ text: 'from upstream', repeat: true }]);
+    const client = new Anthropic({ baseURL: gateway.url, apiKey: session.token, maxRetries: 0 });
+    const params = { model: 'claude-test', max_tokens: 50, messages: [{ role: 'user' as const, content: 'hi' }] };
+
+    gateway.rehearse('sesn_rehearse', true);
+    const json = await client.messages.create(params);
+    assert.deepEqual(json.content, [{ type: 'text', text: REHEARSAL_REPLY }]);
+    assert.equal(json.model, 'claude-test');
+    assert.equal(json.usage.input_tokens, 0);
+    const streamed = await client.messages.stream(params).finalMessage();
+    assert.deepEqual(streamed.content, [{ type: 'text', text: REHEARSAL_REPLY }]);
+    assert.equal(streamed.stop_reason, 'end_turn');
+    const counted = await client.messages.countTokens(params);
+    assert.equal(counted.input_tokens, 0);
+    const other = await call(session.socketPath, '/v1/models', { method: 'GET', headers: { 'x-api-key': session.token } });
+    assert.equal(other.status, 404);
+    assert.equal(model.requests.length, 0, 'nothing reached the upstream');
+    assert.deepEqual([started.length, ended.length], [0, 0], 'nothing was metered');
+    const outsider = await call(gateway.url, '/v1/messages', { headers: { 'x-api-key': 'not-a-token' }, body: messages() });
+    assert.equal(outsider.status, 401, 'a rehearsal does not skip authentication');
+
+    gateway.rehearse('sesn_rehearse', false);
+    const forwarded = await client.messages.create(params);
+    assert.deepEqual(forwarded.content, [{ type: 'text', text: 'from upstream' }]);
+    assert.deepEqual([model.requests.length, started.length, ended.length], [1, 1, 1]);
+    gateway.rehearse('sesn_unknown', true); // no such session: nothing happens
+    await gateway.closeSession('sesn_rehearse');
   });
 
   it('revokes on closeSession: token refused, socket removed, streams in flight cut', async () => {

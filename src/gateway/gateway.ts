@@ -10,6 +10,9 @@
  *   that session's sandbox; only that session's token is accepted on it.
  *   The CLI talks to it directly when ANTHROPIC_UNIX_SOCKET names the socket
  *   and ANTHROPIC_BASE_URL is any http URL (e.g. http://localhost); see claude-cli.test.ts.
+ *
+ * While a session rehearses (`rehearse`), the gateway answers its model calls
+ * itself (rehearsal.ts): nothing goes upstream and nothing is metered.
  */
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { Agent as HttpAgent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -27,6 +30,7 @@ import {
   type ModelResponseInfo,
   type ProxyContext,
 } from './proxy.js';
+import { answerRehearsal } from './rehearsal.js';
 import { SessionTokens } from './tokens.js';
 
 export interface ModelGatewayOptions {
@@ -74,6 +78,12 @@ export interface ModelGateway {
    * file. Idempotent.
    */
   closeSession(sessionId: string): Promise<void>;
+  /**
+   * While on, the session's model calls are answered by the gateway itself
+   * (a minimal complete message, zero usage) and never reach the upstream or
+   * the onRequest/onResponse callbacks. No-op for a session that is not open.
+   */
+  rehearse(sessionId: string, on: boolean): void;
   /** Closes every session and the TCP listener. */
   close(): Promise<void>;
 }
@@ -94,6 +104,8 @@ interface OpenSession {
   aborts: Set<() => void>;
   /** Requests not yet over (see proxyRequest), on the socket or the TCP port. */
   inflight: Set<Promise<void>>;
+  /** Model calls are answered here, not upstream (see `rehearse`). */
+  rehearsing: boolean;
 }
 
 export async function createModelGateway(options: ModelGatewayOptions): Promise<ModelGateway> {
@@ -142,6 +154,16 @@ export async function createModelGateway(options: ModelGatewayOptions): Promise<
         aborts.add(abort);
         return () => aborts.delete(abort);
       };
+      if (sessions.get(sessionId)?.rehearsing) {
+        const path = (req.url ?? '/').split('?')[0] ?? '/';
+        if (req.method === 'POST' && (path === '/v1/messages' || path === '/v1/messages/count_tokens')) {
+          answerRehearsal(req, res, path).catch(() => res.destroy());
+        } else {
+          req.resume();
+          sendError(res, 404, 'not_found_error', `${req.method ?? 'GET'} ${path} is not available while the sandbox rehearses`);
+        }
+        return;
+      }
       const done = proxyRequest(context, sessionId, req, res, track).catch((error: unknown) => {
         log.error({ err: error, sessionId }, 'model gateway request failed');
         sendError(res, 500, 'api_error', 'model gateway error');
@@ -188,7 +210,7 @@ export async function createModelGateway(options: ModelGatewayOptions): Promise<
         { noDelay: true, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS },
         handler((presented) => (tokens.verify(sessionId, presented) ? sessionId : null)),
       );
-      sessions.set(sessionId, { server, socketPath, aborts: new Set(), inflight: new Set() });
+      sessions.set(sessionId, { server, socketPath, aborts: new Set(), inflight: new Set(), rehearsing: false });
       try {
         await rm(socketPath, { force: true }); // left by an earlier run that died
         await listen(server, (ready) => server.listen(socketPath, ready));
@@ -202,6 +224,10 @@ export async function createModelGateway(options: ModelGatewayOptions): Promise<
       return { token, socketPath, url };
     },
     closeSession,
+    rehearse(sessionId, on) {
+      const session = sessions.get(sessionId);
+      if (session) session.rehearsing = on;
+    },
     async close() {
       await Promise.all([...sessions.keys()].map((id) => closeSession(id)));
       await new Promise<void>((resolve) => {

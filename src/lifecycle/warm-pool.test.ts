@@ -5,7 +5,7 @@ import { WarmPool, poolKey, type PoolTemplate, type WarmPoolSettings } from './w
 
 const settle = () => new Promise((r) => setImmediate(r));
 
-function harness(o: { room?: (ws: string) => boolean; failStarts?: boolean } = {}) {
+function harness(o: { room?: (ws: string) => boolean; failStarts?: boolean; refillHoldMs?: number } = {}) {
   let now = 1_000_000;
   let n = 0;
   const started: string[] = [];
@@ -21,6 +21,7 @@ function harness(o: { room?: (ws: string) => boolean; failStarts?: boolean } = {
     newId: () => `sesn_${++n}`,
     log: silentLogger(),
     now: () => now,
+    refillHoldMs: o.refillHoldMs ?? 0,
   });
   const template = (ws: string, settings: Partial<WarmPoolSettings> = {}, fingerprint = 'f1'): PoolTemplate<{ tag: string }> => ({
     key: poolKey(ws, 'env_1', 'agent_1', 1),
@@ -52,6 +53,31 @@ describe('WarmPool', () => {
     // Two creations in the last minute: two members.
     assert.deepEqual(h.pool.status('ws_a', 'env_1'), { ready: 2, starting: 0, target: 2 });
     assert.deepEqual(h.started, ['sesn_1', 'sesn_2', 'sesn_3']);
+  });
+
+  it('holds a refill back until the taker ends its first turn, or for at most refillHoldMs', async () => {
+    const h = harness({ refillHoldMs: 3_000 });
+    const t = h.template('ws_a', { min: 1, max: 1 });
+    h.pool.noteDemand(t);
+    h.pool.reconcile();
+    await settle();
+    const first = h.pool.take(t.key, 'f1')!;
+    h.pool.reconcile();
+    assert.deepEqual(h.started, ['sesn_1'], "no refill while the taker's first turn runs");
+    h.pool.refillNow('sesn_other');
+    assert.equal(h.started.length, 1, 'another session does not release it');
+    h.pool.refillNow(first.id);
+    assert.deepEqual(h.started, ['sesn_1', 'sesn_2'], 'released when that turn ends');
+
+    await settle();
+    h.pool.take(t.key, 'f1');
+    h.advance(2_999);
+    h.pool.reconcile();
+    assert.equal(h.started.length, 2);
+    h.advance(1);
+    h.pool.reconcile();
+    assert.equal(h.started.length, 3, 'released when the hold runs out');
+    await h.pool.close();
   });
 
   it('never hands a member to another workspace', async () => {

@@ -57,7 +57,18 @@ export interface WarmPoolOptions<S, B> {
   newId(): string;
   log: Logger;
   now?: () => number;
+  /**
+   * After a member is handed out, the pool holds its refill back this long,
+   * or until `refillNow` names that member (its session's first turn has
+   * ended), whichever comes first: a refill is a Claude Code start-up, which
+   * would otherwise compete for the CPU with the turn someone waits for.
+   * Default `REFILL_HOLD_MS`.
+   */
+  refillHoldMs?: number;
 }
+
+/** How long a refill waits, at most, for the first turn of the session that took a member. */
+export const REFILL_HOLD_MS = 3_000;
 
 /** Creations counted for the pool's size: those of the last minute. */
 const RATE_WINDOW_MS = 60_000;
@@ -70,6 +81,8 @@ interface Pool<S, B> {
   lastDemandMs: number;
   failedAtMs: number;
   members: Map<string, WarmMember<B>>;
+  /** No members start before `untilMs`, unless the session of the member handed out (`memberId`) ends its first turn first. */
+  refillHold: { memberId: string; untilMs: number } | undefined;
 }
 
 /**
@@ -87,10 +100,13 @@ interface Pool<S, B> {
 export class WarmPool<S, B> {
   private readonly pools = new Map<string, Pool<S, B>>();
   private readonly now: () => number;
+  private readonly refillHoldMs: number;
   private closed = false;
+  private wake: { timer: NodeJS.Timeout; atMs: number } | undefined;
 
   constructor(private readonly o: WarmPoolOptions<S, B>) {
     this.now = o.now ?? Date.now;
+    this.refillHoldMs = o.refillHoldMs ?? REFILL_HOLD_MS;
   }
 
   /** Records a session creation for the template's key (whether or not it was served warm). */
@@ -98,7 +114,7 @@ export class WarmPool<S, B> {
     const now = this.now();
     let pool = this.pools.get(template.key);
     if (!pool) {
-      pool = { template, creations: [], lastDemandMs: now, failedAtMs: 0, members: new Map() };
+      pool = { template, creations: [], lastDemandMs: now, failedAtMs: 0, members: new Map(), refillHold: undefined };
       this.pools.set(template.key, pool);
     }
     pool.template = template;
@@ -109,15 +125,30 @@ export class WarmPool<S, B> {
 
   /**
    * Hands out a member for a new session: a ready one if there is one, else
-   * the one closest to ready. It leaves the pool for good.
+   * the one closest to ready. It leaves the pool for good; its refill is
+   * held back (see `refillHoldMs`).
    */
   take(key: string, fingerprint: string): WarmMember<B> | undefined {
     const pool = this.pools.get(key);
     if (!pool) return undefined;
     const usable = [...pool.members.values()].filter((m) => m.fingerprint === fingerprint);
     const member = usable.find((m) => m.state === 'ready') ?? usable[0];
-    if (member) pool.members.delete(member.id);
+    if (member) {
+      pool.members.delete(member.id);
+      if (this.refillHoldMs > 0) pool.refillHold = { memberId: member.id, untilMs: this.now() + this.refillHoldMs };
+    }
     return member;
+  }
+
+  /** The session that took member `id` has ended its first turn: the refill it held back may start. */
+  refillNow(id: string): void {
+    let released = false;
+    for (const pool of this.pools.values()) {
+      if (pool.refillHold?.memberId !== id) continue;
+      pool.refillHold = undefined;
+      released = true;
+    }
+    if (released) this.reconcile();
   }
 
   /** Forgets a member whose process ended while it waited; it is discarded. */
@@ -205,6 +236,11 @@ export class WarmPool<S, B> {
         this.discard(m);
       }
       if (now - pool.failedAtMs < RETRY_AFTER_MS) continue;
+      if (pool.refillHold && now < pool.refillHold.untilMs) {
+        this.wakeAt(pool.refillHold.untilMs);
+        continue;
+      }
+      pool.refillHold = undefined;
       while (pool.members.size < target && this.o.hasRoom(pool.template.workspaceId)) this.startMember(pool);
     }
   }
@@ -212,9 +248,22 @@ export class WarmPool<S, B> {
   /** Discards every member and stops filling (server shutdown). */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.wake) clearTimeout(this.wake.timer);
     const members = [...this.pools.values()].flatMap((p) => [...p.members.values()]);
     this.pools.clear();
     await Promise.all(members.map((m) => this.discardNow(m)));
+  }
+
+  /** Reconciles again at `atMs` (the earliest such request wins). */
+  private wakeAt(atMs: number): void {
+    if (this.wake && this.wake.atMs <= atMs) return;
+    if (this.wake) clearTimeout(this.wake.timer);
+    const timer = setTimeout(() => {
+      this.wake = undefined;
+      this.reconcile();
+    }, Math.max(0, atMs - this.now()));
+    timer.unref();
+    this.wake = { timer, atMs };
   }
 
   private startMember(pool: Pool<S, B>): void {

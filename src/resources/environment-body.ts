@@ -34,8 +34,9 @@ import {
  *   deployment pattern (see `LIFECYCLE_DEFAULTS`). Omitted fields take the
  *   pattern's defaults; `null` timeouts mean no limit.
  *
- * - `warm_pool`: `{ min, max, idle_timeout_s }`, the warm pool's bounds; fields
- *   left out follow the server's defaults, and the key is absent when none is
+ * - `warm_pool`: `{ min, max, idle_timeout_s, rehearse }`, the warm pool's
+ *   bounds and whether its sandboxes rehearse a turn; fields left out follow
+ *   the server's defaults (`rehearse`: true), and the key is absent when none is
  *   set. `null` clears it. `GET /v1/environments/{id}` adds the pool's state as
  *   `warm_pool_status: { ready, starting, target }`.
  *
@@ -112,6 +113,7 @@ export interface WarmPoolConfig {
   min?: number;
   max?: number;
   idle_timeout_s?: number;
+  rehearse?: boolean;
 }
 
 export interface CloudConfig {
@@ -131,6 +133,7 @@ function resolveWarmPool(p: CloudConfigParams['warm_pool'], current: WarmPoolCon
     const v = p[key];
     if (v !== undefined && v !== null) next[key] = v;
   }
+  if (p.rehearse !== undefined && p.rehearse !== null) next.rehearse = p.rehearse;
   if (next.min !== undefined && next.max !== undefined && next.min > next.max) {
     throw invalid(`config.warm_pool.min (${next.min}) must not exceed config.warm_pool.max (${next.max})`);
   }

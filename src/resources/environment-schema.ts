@@ -104,6 +104,8 @@ export const warmPoolParamsSchema = z
     max: z.number().int().min(0).max(64).nullish(),
     /** Seconds without a session creation after which the pool is emptied. */
     idle_timeout_s: z.number().int().min(1).max(86_400).nullish(),
+    /** Whether warm sandboxes rehearse a turn (then /clear it) before they are handed out; default true. */
+    rehearse: z.boolean().nullish(),
   })
   .refine((p) => p.min == null || p.max == null || p.min <= p.max, { message: 'min must not exceed max', path: ['min'] });
 

@@ -88,6 +88,18 @@ describe('environment resolution', () => {
     }
   });
 
+  it('keeps warm pool settings field by field, rehearse included, and validates them', () => {
+    const env = create({ name: 'e', config: { type: 'cloud', warm_pool: { max: 2, rehearse: false } } });
+    assert.deepEqual(env.config.warm_pool, { max: 2, rehearse: false });
+    assert.deepEqual(update(env, { config: { type: 'cloud', warm_pool: { min: 1 } } }).config.warm_pool, { min: 1, max: 2, rehearse: false });
+    assert.deepEqual(update(env, { config: { type: 'cloud', warm_pool: { rehearse: true } } }).config.warm_pool, { max: 2, rehearse: true });
+    assert.equal(update(env, { config: { type: 'cloud', warm_pool: null } }).config.warm_pool, undefined);
+    assert.equal(create({ name: 'e' }).config.warm_pool, undefined);
+    for (const bad of [{ rehearse: 'yes' }, { rehearse: 1 }, { min: 3, max: 2 }, { max: -1 }, { size: 2 }]) {
+      assert.throws(() => create({ name: 'e', config: { type: 'cloud', warm_pool: bad } }), JSON.stringify(bad));
+    }
+  });
+
   it('merges limited networking field by field and resets it when the type changes', () => {
     const env = create({
       name: 'e',

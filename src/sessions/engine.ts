@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LiveSession, type SessionDirs } from '../agent/live-session.js';
 import { idleDraft, sessionError } from '../agent/mapping.js';
@@ -29,6 +29,8 @@ export interface SessionGateway {
     network?: { networking: JsonObject | undefined; mcpServerUrls: string[] },
   ): Promise<{ token: string; socketPath: string; url: string; egressSocket?: string }>;
   closeSession(sessionId: string): Promise<void>;
+  /** While on, the gateway answers the session's model calls itself (a warm sandbox's rehearsal). */
+  rehearse(sessionId: string, on: boolean): void;
 }
 
 export interface ModelRequestStart {
@@ -209,7 +211,14 @@ export class SessionEngine {
     // A process that dies while it waits is caught by onEnded; this catches one that never started.
     standby.member.started.then(
       (booted) => {
-        if (booted.live.isEnded) void this.dropStandby(ref.id, 'ended');
+        if (booted.live.isEnded) return void this.dropStandby(ref.id, 'ended');
+        // Known from the rehearsal: `cli status` can say which version a standby session holds.
+        const version = booted.live.cliVersion;
+        if (version) {
+          void this.o.events
+            .update(ref, (s) => ({ body: withRuntime(s.body, { cli_version: (s.body.runtime as JsonObject | undefined)?.cli_version ?? version }) }))
+            .catch(() => null);
+        }
       },
       () => void this.dropStandby(ref.id, 'ended'),
     );
@@ -271,20 +280,50 @@ export class SessionEngine {
 
   private async startWarm(env: EnvironmentRecord, body: JsonObject, id: string): Promise<Booted> {
     const ref: SessionRef = { id, workspaceId: env.workspaceId };
-    const booted = await this.gate.run(() => this.boot(ref, env, body), 'background');
-    if (booted.live.isEnded) {
+    let failure: unknown;
+    // The rehearsal is part of the start: it takes the same slot of the gate.
+    const booted = await this.gate.run(async () => {
+      const started = await this.boot(ref, env, body);
+      if (started.live.isEnded) failure = new Error('Claude Code exited while starting');
+      // A member taken while it started has a session waiting: that session runs the first turn itself.
+      else if (warmPoolRehearses(env.body) && this.pool.has(id)) failure = await this.rehearse(id, started).then(noop, (error: unknown) => error);
+      return started;
+    }, 'background');
+    if (failure) {
       await this.discardWarm(id, booted);
-      throw new Error('Claude Code exited while starting');
+      throw failure;
     }
     return booted;
+  }
+
+  /**
+   * A warm sandbox's rehearsal (see `LiveSession.rehearse`), answered by the
+   * gateway; the rehearsed conversation's transcript is deleted, here and
+   * in the store, so the session's conversation is the only one it has.
+   */
+  private async rehearse(id: string, booted: Booted): Promise<void> {
+    this.o.gateway.rehearse(id, true);
+    let conversation: string;
+    try {
+      conversation = await booted.live.rehearse();
+    } finally {
+      this.o.gateway.rehearse(id, false);
+    }
+    await rm(join(booted.dirs.config, 'projects', id, `${conversation}.jsonl`), { force: true });
+    await this.o.transcripts?.delete?.({ projectKey: id, sessionId: conversation });
   }
 
   private async discardWarm(id: string, booted: Booted | undefined): Promise<void> {
     await booted?.live.close().catch((error: unknown) => this.log.warn({ err: error, sandbox: id }, 'could not close a warm sandbox'));
     await this.o.gateway.closeSession(id).catch(() => undefined);
     this.sharedWorkspaces.delete(id);
-    // Its config dir and anything it mirrored: a session that later starts cold under this id starts clean.
-    await rm(join(this.o.dataDir, 'sessions', id), { recursive: true, force: true });
+    // A session that later starts cold under this id starts clean.
+    await this.removeOwnFiles(id);
+  }
+
+  /** The files kept under a session id: its directory (config, tmp, own workspace) and every transcript mirrored under it. */
+  private async removeOwnFiles(id: string): Promise<void> {
+    await rm(this.dirsFor(id).root, { recursive: true, force: true });
     const transcripts = this.o.transcripts;
     if (transcripts?.listSessions && transcripts.delete) {
       for (const t of await transcripts.listSessions(id)) await transcripts.delete({ projectKey: id, sessionId: t.sessionId });
@@ -512,6 +551,7 @@ export class SessionEngine {
         await provider.destroy(info.id).catch((error: unknown) => this.log.warn({ err: error }, 'could not destroy a leftover sandbox'));
       }
     }
+    await this.removeOrphanedFiles();
     for (const session of await this.o.store.listSessionsByStatus(['idle'])) {
       const state = (session.body.runtime as JsonObject | undefined)?.sandbox_state;
       if (state === 'live' || state === 'starting' || state === 'standby') {
@@ -526,6 +566,23 @@ export class SessionEngine {
     }
     for (const session of await this.o.store.listSessionsByStatus(['running', 'rescheduling'])) {
       await this.endInterrupted(session, 'agenthost restarted while this turn was running; send a message to continue');
+    }
+  }
+
+  /**
+   * Removes the directories, and mirrored transcripts, of sessions that do
+   * not exist: warm sandboxes nobody had claimed when the last server died,
+   * or a deletion it did not finish.
+   */
+  private async removeOrphanedFiles(): Promise<void> {
+    const root = join(this.o.dataDir, 'sessions');
+    const names = await readdir(root).catch(() => [] as string[]);
+    if (names.length === 0) return;
+    const existing = await this.o.store.existingSessionIds(names);
+    for (const id of names) {
+      if (existing.has(id)) continue;
+      this.log.info({ sessionId: id }, 'removing the files of a session that does not exist (an unclaimed warm sandbox)');
+      await this.removeOwnFiles(id).catch((error: unknown) => this.log.warn({ err: error, sessionId: id }, 'could not remove leftover session files'));
     }
   }
 
@@ -863,6 +920,8 @@ export class SessionEngine {
       ...(this.o.transcripts ? { sessionStore: this.o.transcripts } : {}),
       onEnded: (ended) => this.onEnded(ref, ended),
       onTurnEnded: (_live, stop) => {
+        // The refill this session's warm start held back competes with nothing that is waited for now.
+        this.pool.refillNow(ref.id);
         // Shared paths a session wrote during its turn are free again once it ends.
         if (stop.type !== 'requires_action') this.releaseLocks(ref.id);
         // An ephemeral session is one task: when it ends (not when it pauses
@@ -953,6 +1012,14 @@ export class SessionEngine {
 }
 
 /** The environment's `config.sandbox` limits, as the sandbox takes them. */
+/** Whether the environment's warm sandboxes rehearse a turn (`config.warm_pool.rehearse`, default true). */
+function warmPoolRehearses(environmentBody: JsonObject): boolean {
+  const pool = (environmentBody.config as JsonObject | undefined)?.warm_pool as JsonObject | undefined;
+  return pool?.rehearse !== false;
+}
+
+function noop(): void {}
+
 function sandboxLimits(environmentBody: JsonObject): SandboxLimits {
   const l = sandboxLimitsOf(environmentBody.config as never);
   return { memoryMib: l.memory_mib, cpus: l.cpus, pids: l.pids, diskMib: l.disk_mib, toolTimeoutS: l.tool_timeout_s };

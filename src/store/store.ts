@@ -260,6 +260,8 @@ export interface Store {
   listSessions(workspaceId: string, query: SessionQuery): Promise<Page<SessionRecord>>;
   /** Sessions in any of these statuses, across workspaces, in seq order (start-up recovery). An empty list finds none. */
   listSessionsByStatus(statuses: SessionStatus[]): Promise<SessionRecord[]>;
+  /** Which of these session ids exist, in any workspace (start-up cleanup of leftover files). */
+  existingSessionIds(ids: string[]): Promise<Set<string>>;
   /** Applies the patch; returns null when absent. */
   updateSession(workspaceId: string, id: string, patch: SessionPatch): Promise<SessionRecord | null>;
   /** Deletes the session and its whole event log. Returns false when absent. */

@@ -109,6 +109,14 @@ export function sessionTests(store: GetStore): void {
       assert.deepEqual(await store().listSessionsByStatus([]), []);
     });
 
+    it('existingSessionIds finds sessions of every workspace among the ids given', async () => {
+      const a = (await session(store(), await workspace(store()))).session;
+      const b = (await session(store(), await workspace(store()))).session;
+      const many = Array.from({ length: 1200 }, (_, i) => `sesn_absent${i}`);
+      assert.deepEqual([...(await store().existingSessionIds([...many, a.id, 'sesn_gone', b.id]))].sort(), [a.id, b.id].sort());
+      assert.equal((await store().existingSessionIds([])).size, 0);
+    });
+
     it('deleteSession removes the session and its whole event log', async () => {
       const ws = await workspace(store());
       const { session: s, events } = await session(store(), ws, { events: range(1, 4).map(() => event()) });

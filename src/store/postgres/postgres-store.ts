@@ -312,6 +312,12 @@ export class PostgresStore implements Store {
     return (await this.c.query<rows.SessionRow>(sql, [statuses])).map(rows.toSession);
   }
 
+  async existingSessionIds(ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await this.c.query<{ id: string }>('SELECT id FROM sessions WHERE id = ANY($1)', [ids]);
+    return new Set(rows.map((r) => r.id));
+  }
+
   async updateSession(workspaceId: string, id: string, patch: SessionPatch): Promise<SessionRecord | null> {
     const params = new Params('postgres');
     const set = sessionAssignments(patch, params);

@@ -255,6 +255,17 @@ export class SqliteStore implements Store {
     return this.c.all<rows.SessionRow>(sql, ...params.values).map(rows.toSession);
   }
 
+  async existingSessionIds(ids: string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    // SQLite caps bound parameters (32,766 since 3.32); batches stay far below.
+    for (let i = 0; i < ids.length; i += 500) {
+      const params = new Params('sqlite');
+      const sql = `SELECT id FROM sessions WHERE id IN (${params.list(ids.slice(i, i + 500))})`;
+      for (const row of this.c.all<{ id: string }>(sql, ...params.values)) found.add(row.id);
+    }
+    return found;
+  }
+
   async updateSession(workspaceId: string, id: string, patch: SessionPatch): Promise<SessionRecord | null> {
     const params = new Params('sqlite');
     const set = sessionAssignments(patch, params);
