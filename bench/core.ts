@@ -8,7 +8,9 @@
  * this process. Sections:
  *
  *   one-tool task (create → Bash → reply → idle): plain query() vs agenthost, warm pool on
- *   create → first model request: cold, and from a warm pool (created with initial events, and created then sent a message)
+ *   create → first model request: cold, and from a warm pool (created with initial events, and created then sent a message);
+ *     each warm creation starts with the pool at rest: a member ready and none starting
+ *   turn ends are awaited on the session's event stream, as a client would, not by polling
  *   second turn in a live session
  *   events: throughput and fan-out latency with 1 and 100 SSE subscribers
  *   API latency of retrieve and list at fixed rates (autocannon)

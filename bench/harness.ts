@@ -167,11 +167,17 @@ export async function waitIdle(client: Anthropic, id: string, state = 'live', ti
   }
 }
 
+/**
+ * Waits for the environment's pool to be at rest: at least `want` members
+ * ready and none starting (a start-up running meanwhile would be measured
+ * with whatever comes next).
+ */
 export async function poolReady(client: Anthropic, envId: string, want = 1, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const env = (await client.beta.environments.retrieve(envId)) as unknown as { warm_pool_status?: { ready: number } };
-    if ((env.warm_pool_status?.ready ?? 0) >= want) return;
+    const env = (await client.beta.environments.retrieve(envId)) as unknown as { warm_pool_status?: { ready: number; starting: number } };
+    const status = env.warm_pool_status;
+    if (status && status.ready >= want && status.starting === 0) return;
     if (Date.now() > deadline) throw new Error('the warm pool did not fill');
     await sleep(20);
   }
