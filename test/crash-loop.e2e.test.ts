@@ -9,7 +9,7 @@ import { silentLogger } from '../src/logger.js';
 import { openStore } from '../src/store/index.js';
 import { startScriptedModel } from '../src/testing/scripted-model/index.js';
 import { isIdle, processesMatching, readStream, text, type AnyEvent } from './helpers/e2e.js';
-import { claudeProcessesOf, eventsOf, freePort, startServe, type Serve } from './helpers/processes.js';
+import { claudeProcessesOf, eventsOf, freePort, readProc, startServe, type Proc, type Serve } from './helpers/processes.js';
 
 /**
  * kill -9 of the server at random points during live turns, again and again,
@@ -18,6 +18,24 @@ import { claudeProcessesOf, eventsOf, freePort, startServe, type Serve } from '.
  * running, and the session carrying on. AGENTHOST_CRASH_CYCLES sets N.
  */
 const CYCLES = Number(process.env.AGENTHOST_CRASH_CYCLES ?? 5);
+
+/**
+ * Processes of `dataDir` (Claude Code, or anything naming its sessions) still
+ * there a second after a kill, and how long the rest took to go. A sandbox
+ * takes a moment to tear down under load; one that outlived its server (a
+ * Claude Code without parent exits by itself only once it has booted and read
+ * the end of its input, seconds later) is still there.
+ */
+async function leftAfterKill(dataDir: string): Promise<{ left: Proc[]; ms: number }> {
+  const killedAt = Date.now();
+  for (;;) {
+    const pids = new Set([...(await claudeProcessesOf(dataDir)), ...(await processesMatching(join(dataDir, 'sessions')))]);
+    const left = (await Promise.all([...pids].map((pid) => readProc(pid)))).filter((p): p is Proc => p !== undefined && p.state !== 'Z');
+    const ms = Date.now() - killedAt;
+    if (left.length === 0 || ms > 1_000) return { left, ms };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 describe('crash loop', { timeout: 600_000 }, () => {
   const cleanups: Array<() => Promise<unknown>> = [];
@@ -44,6 +62,8 @@ describe('crash loop', { timeout: 600_000 }, () => {
     const seen = new Map<string, AnyEvent>();
     const delays: number[] = [];
     let orphans = 0;
+    const survivors: string[] = [];
+    const teardownMs: number[] = [];
     let sessionId = '';
     let serve: Serve | undefined;
     cleanups.push(async () => serve?.child.kill('SIGKILL'));
@@ -82,8 +102,10 @@ describe('crash loop', { timeout: 600_000 }, () => {
       await serve.exited;
       stream.controller.abort();
       await reading;
-      await new Promise((r) => setTimeout(r, 300));
-      orphans += (await claudeProcessesOf(dataDir)).length + (await processesMatching(join(dataDir, 'sessions'))).length;
+      const { left, ms } = await leftAfterKill(dataDir);
+      teardownMs.push(ms);
+      orphans += left.length;
+      survivors.push(...left.map((p) => `cycle ${cycle}: ${p.pid} ${p.cmdline.slice(0, 300)}`));
     }
 
     serve = await startServe(env);
@@ -115,10 +137,10 @@ describe('crash loop', { timeout: 600_000 }, () => {
     const history = JSON.stringify((model.messageRequests().at(-1)!.body as { messages: unknown }).messages);
     assert.match(history, /cycle 0/, 'the resumed conversation keeps its history');
 
-    console.log(`crash cycles ${CYCLES}, events lost ${lost}, duplicated ${duplicated}, orphans ${orphans} (gaps ${gaps}, tool reruns ${reruns}; kill delays ms: ${delays.join(', ')})`);
+    console.log(`crash cycles ${CYCLES}, events lost ${lost}, duplicated ${duplicated}, orphans ${orphans} (slowest teardown ${Math.max(...teardownMs)} ms, gaps ${gaps}, tool reruns ${reruns}; kill delays ms: ${delays.join(', ')})`);
     assert.equal(lost, 0, 'events lost');
     assert.equal(duplicated, 0, 'events duplicated');
-    assert.equal(orphans, 0, 'orphan processes');
+    assert.equal(orphans, 0, `orphan processes:\n${survivors.join('\n')}`);
     assert.equal(gaps, 0, 'sequence gaps');
     assert.equal(reruns, 0, 'tool calls re-executed');
   });

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../../logger.js';
 import type { HostLimits } from '../host-limits.js';
+import { diesWithServer } from '../dies-with-server.js';
 import { readProcStat, stopGroups, type GroupRecord, type ProcStat } from '../host-processes.js';
 import type { Sandbox, SandboxSpec, SpawnRequest } from '../provider.js';
 import type { SandboxRegistry } from '../registry.js';
@@ -83,7 +84,7 @@ export class BwrapSandbox implements Sandbox {
     // on the host and - as pid 1's - inside the sandbox, and the options
     // carry the request's env with the session's token.
     const bwrapArgs = ['--args', String(ARGS_FD), '--', ...invocation.command];
-    const host = config.limits ? config.limits.wrap(config.bwrapPath, bwrapArgs) : { command: config.bwrapPath, args: bwrapArgs };
+    const host = diesWithServer(config.limits ? config.limits.wrap(config.bwrapPath, bwrapArgs) : { command: config.bwrapPath, args: bwrapArgs });
     const child = spawn(host.command, host.args, {
       detached: true,
       env: {},
