@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
+import type { Store } from '../src/store/index.js';
 import { agentTrace, isIdle, readStream, startE2E, text, waitFor, type AnyEvent, type E2E } from './helpers/e2e.js';
 
 type Runtime = { sandbox_state: string; pattern: string };
@@ -191,5 +193,98 @@ describe('lifecycle patterns (sqlite, bwrap)', { timeout: 300_000 }, () => {
     const workspace = join(h.dataDir, 'sessions', session.id, 'workspace');
     assert.equal(await import('node:fs/promises').then((fs) => fs.readFile(join(workspace, 'ran.txt'), 'utf8')), 'once\n');
     assert.ok(!after.some((ev) => ev.type === 'session.status_idle' && (ev.stop_reason as { type: string }).type === 'requires_action'), 'not asked twice');
+  });
+});
+
+/**
+ * The Agent SDK mirrors Claude Code's transcript to our store and gives up on
+ * a batch after three tries. Here the store refuses transcript writes for a
+ * while: the lines it missed must come back from the local file before the
+ * session hibernates, or the resumed agent forgets a turn.
+ */
+describe('transcript lines the store missed (sqlite, bwrap)', { timeout: 300_000 }, () => {
+  let h: E2E;
+  let agentId: string;
+  let refuse = false;
+  const refusing = (store: Store): Store =>
+    new Proxy(store, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target) as unknown;
+        if (prop === 'appendTranscript' || prop === 'replaceTranscript') {
+          const write = (value as (...args: unknown[]) => Promise<void>).bind(target);
+          return (...args: unknown[]) => (refuse ? Promise.reject(new Error('the database is unavailable')) : write(...args));
+        }
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+
+  before(async () => {
+    h = await startE2E({ backend: 'sqlite', reaperIntervalMs: 200, wrapStore: refusing });
+    agentId = (await h.client.beta.agents.create({ name: 'forgetful', model: 'claude-sonnet-4-5', tools: [{ type: 'agent_toolset_20260401' }] })).id;
+  });
+  after(() => h?.close());
+
+  async function turn(sessionId: string, message: string): Promise<AnyEvent[]> {
+    const stream = await h.client.beta.sessions.events.stream(sessionId);
+    await h.client.beta.sessions.events.send(sessionId, { events: [{ type: 'user.message', content: [{ type: 'text', text: message }] }] });
+    return readStream(stream, isIdle);
+  }
+  const gapsOf = async (sessionId: string): Promise<unknown[]> =>
+    ((((await h.server.store.getSession(h.workspaceId, sessionId))?.body.internal ?? {}) as { transcript_gaps?: unknown[] }).transcript_gaps ?? []);
+  const hibernated = (sessionId: string) =>
+    waitFor('hibernation', async () => (runtimeOf(await h.client.beta.sessions.retrieve(sessionId)).sandbox_state === 'hibernated' ? true : undefined), 20_000);
+  const lastHistory = () => {
+    const main = h.model.messageRequests().filter((r) => Array.isArray((r.body as { tools?: unknown[] }).tools));
+    return JSON.stringify((main.at(-1)!.body as { messages: unknown }).messages);
+  };
+
+  it('rewrites a transcript from the local file before hibernating, and the resumed agent remembers the turn', async () => {
+    const e = await h.client.beta.environments.create({ name: 'hybrid', config: { type: 'cloud', lifecycle: { pattern: 'hybrid', idle_timeout_s: 3 } } as never });
+    const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: e.id });
+    h.model.setScript([{ when: 'tools', text: 'hello' }]);
+    await turn(session.id, 'first turn');
+
+    refuse = true;
+    h.model.setScript([{ when: 'tools', text: 'noted: the code word is OKAPI' }]);
+    await turn(session.id, 'the code word is okapi');
+    // The SDK tries three times over about a second, then reports the batch lost.
+    await waitFor('the missed batch recorded', async () => ((await gapsOf(session.id)).length > 0 ? true : undefined));
+    refuse = false;
+
+    await hibernated(session.id);
+    assert.deepEqual(await gapsOf(session.id), [], 'nothing missing once hibernated');
+    assert.ok(!existsSync(join(h.dataDir, 'sessions', session.id, 'claude')), 'the local transcript went once the store had all of it');
+
+    h.model.setScript([{ when: 'tools', text: 'it was okapi' }]);
+    const events = await turn(session.id, 'what was the code word?');
+    assert.ok(!events.some((ev) => ev.type === 'session.error'), JSON.stringify(events));
+    assert.match(lastHistory(), /the code word is okapi/);
+    assert.match(lastHistory(), /noted: the code word is OKAPI/);
+  });
+
+  it('keeps the local file while the store still fails, and tells the user when no machine has the lines any more', async () => {
+    const e = await h.client.beta.environments.create({ name: 'hybrid', config: { type: 'cloud', lifecycle: { pattern: 'hybrid', idle_timeout_s: 2 } } as never });
+    const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: e.id });
+    h.model.setScript([{ when: 'tools', text: 'hello' }]);
+    await turn(session.id, 'first turn');
+    refuse = true;
+    h.model.setScript([{ when: 'tools', text: 'noted: the code word is TAPIR' }]);
+    await turn(session.id, 'the code word is tapir');
+    await waitFor('the missed batch recorded', async () => ((await gapsOf(session.id)).length > 0 ? true : undefined));
+
+    await hibernated(session.id);
+    const config = join(h.dataDir, 'sessions', session.id, 'claude');
+    assert.ok(existsSync(config), 'the local transcript stays while the store cannot take it');
+    assert.equal((await gapsOf(session.id)).length, 1);
+    refuse = false;
+
+    // As if the session resumed on another machine: the local file is not there.
+    await rm(config, { recursive: true, force: true });
+    h.model.setScript([{ when: 'tools', text: 'still here' }]);
+    const events = await turn(session.id, 'are you there?');
+    const error = events.find((ev) => ev.type === 'session.error');
+    assert.match(JSON.stringify(error?.error), /could not be saved/);
+    assert.equal(text(events.find((ev) => ev.type === 'agent.message')!), 'still here');
+    assert.deepEqual(await gapsOf(session.id), []);
   });
 });

@@ -8,6 +8,7 @@ import {
   type Query,
   type SDKMessage,
   type SDKUserMessage,
+  type SessionKey,
   type SessionStore,
 } from '@anthropic-ai/claude-agent-sdk';
 import type { Logger } from '../logger.js';
@@ -71,6 +72,12 @@ export interface LiveSessionDeps {
   sessionStore?: SessionStore;
   /** Called after each turn's idle event is committed (not for requires_action pauses). */
   onTurnEnded?: (live: LiveSession, stop: StopReason) => void;
+  /**
+   * Called when the SDK gave up mirroring a batch of transcript lines to
+   * `sessionStore` (after its retries): the store's copy of `key` now misses
+   * lines the local file has.
+   */
+  onMirrorError?: (live: LiveSession, key: SessionKey, error: string) => void;
 }
 
 /** What a rehearsal sends; the gateway answers it (see `rehearse`). */
@@ -478,6 +485,8 @@ export class LiveSession {
               internal: { ...(s.body.internal as JsonObject), claude_session_id: init.session_id },
             },
           }));
+        } else if (message.subtype === 'mirror_error') {
+          this.deps.onMirrorError?.(this, message.key, message.error);
         }
         return;
       case 'assistant': {

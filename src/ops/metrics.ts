@@ -39,6 +39,8 @@ export interface Metrics {
   cost(r: { kind: 'tokens' | 'sandbox'; usd: number }): void;
   /** A request was refused by a limit (`rate`, `sse`, `live_sessions`, `budget`). */
   limited(r: { limit: string }): void;
+  /** Transcript lines the store missed (`missed`), and repairs of them from the local file (`repaired`, `failed`). */
+  transcriptMirror(r: { outcome: 'missed' | 'repaired' | 'failed' }): void;
   /** Called at each scrape to count the sessions this server runs. Replaces an earlier source. */
   observeSessions(source: () => Iterable<LiveSessionSample>): void;
 }
@@ -56,6 +58,7 @@ export class NoopMetrics implements Metrics {
   eventFanOut(_lagSeconds: number): void {}
   cost(_r: Arg<'cost'>): void {}
   limited(_r: Arg<'limited'>): void {}
+  transcriptMirror(_r: Arg<'transcriptMirror'>): void {}
   observeSessions(_source: Arg<'observeSessions'>): void {}
 }
 

@@ -44,6 +44,7 @@ export class PromMetrics implements Metrics, MetricsExporter {
   private readonly fanOut: Histogram;
   private readonly costUsd: Counter;
   private readonly limitedTotal: Counter;
+  private readonly transcriptMirrorTotal: Counter;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -147,6 +148,12 @@ export class PromMetrics implements Metrics, MetricsExporter {
       labelNames: ['limit'],
       registers,
     });
+    this.transcriptMirrorTotal = new Counter({
+      name: 'agenthost_transcript_mirror_total',
+      help: 'Transcript batches the store missed (missed), and transcripts rewritten from the local file afterwards (repaired, failed)',
+      labelNames: ['outcome'],
+      registers,
+    });
   }
 
   get contentType(): string {
@@ -199,6 +206,10 @@ export class PromMetrics implements Metrics, MetricsExporter {
 
   limited(r: { limit: string }): void {
     this.limitedTotal.inc({ limit: r.limit });
+  }
+
+  transcriptMirror(r: { outcome: 'missed' | 'repaired' | 'failed' }): void {
+    this.transcriptMirrorTotal.inc({ outcome: r.outcome });
   }
 
   observeSessions(source: () => Iterable<LiveSessionSample>): void {

@@ -3,19 +3,20 @@ import { join } from 'node:path';
 import { LiveSession, type SessionDirs } from '../agent/live-session.js';
 import { idleDraft, sessionError } from '../agent/mapping.js';
 import { TOOL_NAMES, planTools } from '../agent/tools.js';
-import type { SessionStore } from '@anthropic-ai/claude-agent-sdk';
+import type { SessionKey } from '@anthropic-ai/claude-agent-sdk';
 import type { Logger } from '../logger.js';
 import { addCost, type CostMeter } from '../ops/cost.js';
 import { NoopMetrics, type LiveSessionSample, type Metrics } from '../ops/metrics.js';
 import type { SandboxLimits, SandboxProvider } from '../sandbox/provider.js';
 import type { EnvironmentRecord, Json, JsonObject, SessionRecord, Store } from '../store/store.js';
+import { readLocalTranscript, type RepairableSessionStore } from '../store/session-store.js';
 import { newId } from '../ids.js';
 import { sandboxLimitsOf } from '../resources/environment-body.js';
 import { PathLocks, checkSharedWrite } from '../lifecycle/path-locks.js';
 import { StartGate } from '../lifecycle/start-gate.js';
 import { StandbySet, standbyHoldMs } from '../lifecycle/standby.js';
 import { WarmPool, poolKey, type WarmMember, type WarmPoolSettings, type WarmPoolStatus } from '../lifecycle/warm-pool.js';
-import type { EventLog, SessionRef } from './event-log.js';
+import type { EventLog, SessionMutation, SessionRef } from './event-log.js';
 import { redeliveryContent, undeliveredMessages } from './redeliver.js';
 
 /** The part of the model gateway the engine uses. */
@@ -79,9 +80,10 @@ export interface EngineOptions {
   sweepIntervalMs?: number;
   /**
    * Where Claude Code transcripts are mirrored. With it, hibernation also
-   * removes the local config dir: a restored session is hydrated from the store.
+   * removes the local config dir (once the store has every line of it): a
+   * restored session is hydrated from the store.
    */
-  transcripts?: SessionStore;
+  transcripts?: RepairableSessionStore;
   /** Start and resume durations, sandbox time. Default: none recorded. */
   metrics?: Metrics;
   /** Prices and records tokens and sandbox time; the session body keeps its running cost. */
@@ -679,7 +681,8 @@ export class SessionEngine {
         await rm(dirs.workspace, { recursive: true, force: true });
       }
       await rm(dirs.tmp, { recursive: true, force: true });
-      if (this.o.transcripts) await rm(dirs.config, { recursive: true, force: true });
+      // The local transcript goes once the store has all of it; otherwise it stays for the next start to repair from.
+      if (this.o.transcripts && (await this.repairTranscripts(ref, dirs.config))) await rm(dirs.config, { recursive: true, force: true });
       await this.o.events.update(ref, (s) => ({
         body: withRuntime(s.body, { sandbox_state: 'hibernated', hibernated_at: new Date().toISOString() }),
       }));
@@ -893,6 +896,12 @@ export class SessionEngine {
 
     const executable = await this.executable();
     const internal = (body.internal as JsonObject | undefined) ?? {};
+    // A resume would materialize the store's copy over the local file that has the missed lines.
+    if (transcriptGaps(internal).length > 0 && !(await this.repairTranscripts(ref, dirs.config))) {
+      await sandbox.destroy();
+      await this.o.gateway.closeSession(ref.id);
+      throw new Error('the conversation transcript could not be saved to the store; try again');
+    }
     const resume = await this.resumableConversation(ref.id, internal.claude_session_id);
     const live: LiveSession = new LiveSession({
       ref,
@@ -919,6 +928,7 @@ export class SessionEngine {
       },
       ...(this.o.transcripts ? { sessionStore: this.o.transcripts } : {}),
       onEnded: (ended) => this.onEnded(ref, ended),
+      onMirrorError: (_live, key, error) => void this.transcriptMissed(ref, key, error),
       onTurnEnded: (_live, stop) => {
         // The refill this session's warm start held back competes with nothing that is waited for now.
         this.pool.refillNow(ref.id);
@@ -942,6 +952,76 @@ export class SessionEngine {
    * the session starts a new conversation instead, and the messages the
    * crash kept from the old one are redelivered (see redeliver.ts).
    */
+  /**
+   * The SDK gave up saving a batch of the session's transcript lines to the
+   * store (after its retries). The local file still has them: the session
+   * records which transcript misses lines, and the store's copy is rewritten
+   * from that file before the local one goes (hibernation) or a resume would
+   * overwrite it (the next start).
+   */
+  private async transcriptMissed(ref: SessionRef, key: SessionKey, error: string): Promise<void> {
+    this.metrics.transcriptMirror({ outcome: 'missed' });
+    this.log.error({ sessionId: ref.id, transcript: key, error }, 'the store missed transcript lines; they are rewritten from the local file later');
+    await this.o.events
+      .update(ref, (s) => {
+        const internal = (s.body.internal as JsonObject | undefined) ?? {};
+        const gaps = transcriptGaps(internal);
+        if (gaps.some((k) => sameTranscript(k, key))) return {};
+        return { body: { ...s.body, internal: { ...internal, transcript_gaps: [...gaps, transcriptKeyJson(key)] } } };
+      })
+      .catch((e: unknown) => this.log.error({ err: e, sessionId: ref.id }, 'could not record a transcript the store missed lines of'));
+  }
+
+  /**
+   * Rewrites the store's copy of each transcript the session's mirror missed
+   * lines of, from the local file under `configDir`. True when nothing is
+   * missing any more. A store that fails keeps the gap recorded (the caller
+   * keeps the local file); a local file that is gone (another machine)
+   * cannot repair it, which the user is told. Never rejects.
+   */
+  private async repairTranscripts(ref: SessionRef, configDir: string): Promise<boolean> {
+    return this.repairTranscriptsOrThrow(ref, configDir).catch((error: unknown) => {
+      this.log.error({ err: error, sessionId: ref.id }, 'could not repair transcripts');
+      return false;
+    });
+  }
+
+  private async repairTranscriptsOrThrow(ref: SessionRef, configDir: string): Promise<boolean> {
+    const transcripts = this.o.transcripts;
+    const session = await this.o.store.getSession(ref.workspaceId, ref.id);
+    const gaps = transcriptGaps(session?.body.internal);
+    if (!transcripts || gaps.length === 0) return true;
+    const left: SessionKey[] = [];
+    let lost = 0;
+    for (const key of gaps) {
+      try {
+        const entries = await readLocalTranscript(configDir, key);
+        if (entries === null) {
+          lost++;
+          this.metrics.transcriptMirror({ outcome: 'failed' });
+          this.log.error({ sessionId: ref.id, transcript: key }, 'the store misses transcript lines and the local file is gone');
+          continue;
+        }
+        await transcripts.replace(key, entries);
+        this.metrics.transcriptMirror({ outcome: 'repaired' });
+        this.log.info({ sessionId: ref.id, transcript: key, entries: entries.length }, 'transcript rewritten from the local file');
+      } catch (error) {
+        left.push(key);
+        this.metrics.transcriptMirror({ outcome: 'failed' });
+        this.log.error({ err: error, sessionId: ref.id, transcript: key }, 'could not rewrite a transcript from the local file');
+      }
+    }
+    const record: SessionMutation = (s) => ({
+      body: { ...s.body, internal: { ...((s.body.internal as JsonObject | undefined) ?? {}), transcript_gaps: left.map(transcriptKeyJson) } },
+    });
+    if (lost === 0) await this.o.events.update(ref, record);
+    else {
+      const message = 'part of this session’s conversation history could not be saved; the agent may not remember some earlier turns';
+      await this.o.events.append(ref, [sessionError('unknown_error', message)], record);
+    }
+    return left.length === 0;
+  }
+
   private async resumableConversation(sessionId: string, claudeSessionId: unknown): Promise<string | undefined> {
     if (typeof claudeSessionId !== 'string') return undefined;
     const transcripts = this.o.transcripts;
@@ -1059,4 +1139,18 @@ function addUsage(current: JsonObject | undefined, u: ModelRequestEnd['usage']):
 /** Claude Code's name for an API tool name (`bash` → `Bash`). */
 function claudeToolName(apiName: string): string {
   return (TOOL_NAMES as Record<string, string>)[apiName] ?? apiName;
+}
+
+/** Transcripts of a session (by `internal.transcript_gaps`) whose store copy misses lines. */
+function transcriptGaps(internal: unknown): SessionKey[] {
+  const gaps = (internal as JsonObject | undefined)?.transcript_gaps;
+  return Array.isArray(gaps) ? (gaps as unknown as SessionKey[]) : [];
+}
+
+function sameTranscript(a: SessionKey, b: SessionKey): boolean {
+  return a.projectKey === b.projectKey && a.sessionId === b.sessionId && (a.subpath ?? '') === (b.subpath ?? '');
+}
+
+function transcriptKeyJson(key: SessionKey): JsonObject {
+  return { projectKey: key.projectKey, sessionId: key.sessionId, ...(key.subpath ? { subpath: key.subpath } : {}) };
 }

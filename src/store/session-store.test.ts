@@ -12,13 +12,13 @@
  *   so the workspace path may differ between runs.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { query, type SDKMessage, type SessionStoreFlush } from '@anthropic-ai/claude-agent-sdk';
 import { startScriptedModel, type ScriptedModel } from '../testing/scripted-model/index.js';
-import { TranscriptStore } from './session-store.js';
+import { readLocalTranscript, TranscriptStore } from './session-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 
 interface Machine {
@@ -170,5 +170,28 @@ describe('TranscriptStore with the real Claude Code CLI', () => {
     const second = await turn(await machine(), 'which word did I ask you to remember?', { resume: first.sessionId, env });
     assertSuccess(second, 'It was PAPAYA.');
     assert.match(lastRequest(), /remember the word PAPAYA/);
+  });
+});
+
+describe('readLocalTranscript', () => {
+  it('reads main and subagent files, leaves out a last line cut short, and is null for a file that is not there', async () => {
+    const config = await mkdtemp(join(tmpdir(), 'agenthost-local-transcript-'));
+    try {
+      const key = { projectKey: '-work-sesn', sessionId: '0b5e3c1e-0000-4000-8000-000000000001' };
+      await mkdir(join(config, 'projects', key.projectKey, key.sessionId, 'subagents'), { recursive: true });
+      await writeFile(join(config, 'projects', key.projectKey, `${key.sessionId}.jsonl`), '{"uuid":"a","n":1}\n\n{"uuid":"b","n":2}\n{"uuid":"c","n"');
+      await writeFile(join(config, 'projects', key.projectKey, key.sessionId, 'subagents', 'agent-x.jsonl'), '{"uuid":"s"}\n');
+      assert.deepEqual(await readLocalTranscript(config, key), [{ uuid: 'a', n: 1 }, { uuid: 'b', n: 2 }]);
+      assert.deepEqual(await readLocalTranscript(config, { ...key, subpath: 'subagents/agent-x' }), [{ uuid: 's' }]);
+      assert.equal(await readLocalTranscript(config, { ...key, sessionId: 'other' }), null);
+
+      await writeFile(join(config, 'projects', key.projectKey, `${key.sessionId}.jsonl`), '{"uuid":"a"}\nnot json\n{"uuid":"b"}\n');
+      await assert.rejects(readLocalTranscript(config, key), /:2 is not JSON/);
+      for (const bad of [{ ...key, subpath: '../../escape' }, { ...key, projectKey: '..' }, { ...key, sessionId: 'a/b' }, { ...key, subpath: 'a//b' }]) {
+        await assert.rejects(readLocalTranscript(config, bad), /not a transcript key/);
+      }
+    } finally {
+      await rm(config, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,12 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { SessionKey, SessionStore, SessionStoreEntry } from '@anthropic-ai/claude-agent-sdk';
 import type { Store, TranscriptEntry, TranscriptKey } from './store.js';
+
+/** A SessionStore whose copy of a transcript can be rewritten from the local file, when a mirror missed lines. */
+export interface RepairableSessionStore extends SessionStore {
+  replace(key: SessionKey, entries: SessionStoreEntry[]): Promise<void>;
+}
 
 /**
  * The Agent SDK's `SessionStore` over our Store, so Claude Code transcripts
@@ -19,7 +26,7 @@ import type { Store, TranscriptEntry, TranscriptKey } from './store.js';
  * Not implemented: `listSessionSummaries` (optional; the SDK's
  * `listSessions({ sessionStore })` falls back to `listSessions` + `load`).
  */
-export class TranscriptStore implements SessionStore {
+export class TranscriptStore implements RepairableSessionStore {
   constructor(private readonly store: Store) {}
 
   /**
@@ -30,6 +37,11 @@ export class TranscriptStore implements SessionStore {
   async append(key: SessionKey, entries: SessionStoreEntry[]): Promise<void> {
     // The SDK hands over JSON-safe objects, one per JSONL line.
     await this.store.appendTranscript(transcriptKey(key), entries as TranscriptEntry[]);
+  }
+
+  /** Makes the stored transcript exactly `entries` (its subagent transcripts stay). */
+  async replace(key: SessionKey, entries: SessionStoreEntry[]): Promise<void> {
+    await this.store.replaceTranscript(transcriptKey(key), entries as TranscriptEntry[]);
   }
 
   /** Every entry in append order, deep-equal to what was appended; null when never written. */
@@ -56,4 +68,35 @@ export class TranscriptStore implements SessionStore {
 function transcriptKey(key: SessionKey): TranscriptKey {
   const { projectKey, sessionId, subpath } = key;
   return subpath ? { projectKey, sessionId, subpath } : { projectKey, sessionId };
+}
+
+/**
+ * The entries of the JSONL file Claude Code keeps for `key` under its
+ * config dir (where a resume materializes it too), or null when there is
+ * none. A last line cut short by a killed process is left out.
+ */
+export async function readLocalTranscript(configDir: string, key: SessionKey): Promise<SessionStoreEntry[] | null> {
+  // Only names under the config dir: each part one path segment, never . or ..
+  const parts = [key.projectKey.replace(/\//g, '\\'), key.sessionId.replace(/\//g, '\\'), ...(key.subpath ? key.subpath.split('/') : [])];
+  if (parts.some((p) => p === '' || p === '.' || p === '..' || p.includes('\\'))) throw new Error(`not a transcript key: ${JSON.stringify(key)}`);
+  const file = join(configDir, 'projects', key.projectKey, key.subpath ? join(key.sessionId, `${key.subpath}.jsonl`) : `${key.sessionId}.jsonl`);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  const lines = text.split('\n');
+  const entries: SessionStoreEntry[] = [];
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    try {
+      entries.push(JSON.parse(line) as SessionStoreEntry);
+    } catch (error) {
+      if (i === lines.length - 1) return;
+      throw new Error(`${file}:${i + 1} is not JSON: ${(error as Error).message}`);
+    }
+  });
+  return entries;
 }

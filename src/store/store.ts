@@ -311,6 +311,13 @@ export interface Store {
    * appended. Concurrent appends to one transcript do not interleave.
    */
   appendTranscript(key: TranscriptKey, entries: TranscriptEntry[]): Promise<void>;
+  /**
+   * Makes one transcript (not its subagent transcripts) hold exactly
+   * `entries`, in one transaction, creating it if absent; a uuid repeated in
+   * `entries` is kept once. For a mirror that missed lines: the local file
+   * Claude Code wrote has them all.
+   */
+  replaceTranscript(key: TranscriptKey, entries: TranscriptEntry[]): Promise<void>;
   /** The transcript's entries in append order; null when it was never written. */
   loadTranscript(key: TranscriptKey): Promise<TranscriptEntry[] | null>;
   /**

@@ -6,7 +6,7 @@ import { createApiKey } from '../../src/api/auth.js';
 import { loadConfig } from '../../src/config/config.js';
 import { silentLogger } from '../../src/logger.js';
 import { startServer, type Server } from '../../src/server.js';
-import { PostgresStore, type Store } from '../../src/store/index.js';
+import { openStore, PostgresStore, type Store } from '../../src/store/index.js';
 import { startScriptedModel, type ScriptedModel } from '../../src/testing/scripted-model/index.js';
 import { TEST_DATABASE_URL, type TestBackend } from './harness.js';
 import pg from 'pg';
@@ -31,6 +31,8 @@ export interface E2EOptions {
   reaperIntervalMs?: number;
   /** Further configuration variables, e.g. AGENTHOST_FILE_SIZE_LIMIT. */
   env?: Record<string, string>;
+  /** Stands between the server and its store, e.g. to make some writes fail. */
+  wrapStore?: (store: Store) => Store;
 }
 
 /**
@@ -47,6 +49,7 @@ export async function startE2E(o: E2EOptions): Promise<E2E> {
     store = new PostgresStore(TEST_DATABASE_URL, { schema, max: 5 });
     await store.migrate();
   }
+  if (o.wrapStore) store = o.wrapStore(store ?? (await openStore({ dataDir, log: silentLogger() })));
   const config = loadConfig({
     AGENTHOST_PORT: '0',
     AGENTHOST_DATA_DIR: dataDir,

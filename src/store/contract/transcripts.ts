@@ -161,6 +161,36 @@ export function transcriptTests(store: GetStore): void {
       assert.deepEqual(texts(await store().loadTranscript(key)), ['again']);
     });
 
+    it('a replaced transcript holds exactly the new entries; its subagents, neighbours and later appends are unaffected', async () => {
+      const key = main();
+      const neighbour = main(randomUUID(), key.projectKey);
+      const [a, b, c, d] = [line('a'), line('b'), line('c'), line('d')];
+      // A mirror that lost b's batch.
+      await store().appendTranscript(key, [a]);
+      await store().appendTranscript(key, [c]);
+      await store().appendTranscript({ ...key, subpath: 'subagents/agent-a' }, [line('sub')]);
+      await store().appendTranscript(neighbour, [line('n')]);
+      const [before] = (await store().listTranscriptSessions(key.projectKey)).filter((s) => s.sessionId === key.sessionId);
+
+      await store().replaceTranscript(key, [a, b, c, b]);
+      assert.deepEqual(texts(await store().loadTranscript(key)), ['a', 'b', 'c'], 'in the given order, a repeated uuid once');
+      const [after] = (await store().listTranscriptSessions(key.projectKey)).filter((s) => s.sessionId === key.sessionId);
+      assert.ok(after!.mtime > before!.mtime);
+      assert.deepEqual(texts(await store().loadTranscript({ ...key, subpath: 'subagents/agent-a' })), ['sub']);
+      assert.deepEqual(texts(await store().loadTranscript(neighbour)), ['n']);
+
+      // Appends go on after the replaced entries; their uuids are known.
+      await store().appendTranscript(key, [c, d]);
+      assert.deepEqual(texts(await store().loadTranscript(key)), ['a', 'b', 'c', 'd']);
+
+      // Replacing creates what was never written; with nothing, it is written but empty.
+      const fresh = main();
+      await store().replaceTranscript(fresh, []);
+      assert.deepEqual(await store().loadTranscript(fresh), []);
+      await store().replaceTranscript({ ...fresh, subpath: 'subagents/agent-z' }, [line('z')]);
+      assert.deepEqual(await store().listTranscriptSubkeys(fresh), ['subagents/agent-z']);
+    });
+
     it('concurrent appends to one transcript keep each batch whole and lose nothing', async () => {
       const key = main();
       const batches = range(1, 30).map((i) => range(1, (i % 4) + 1).map((j) => line(`${i}.${j}`)));

@@ -395,6 +395,10 @@ export class PostgresStore implements Store {
     return transcripts.appendTranscript(this.c, key, entries);
   }
 
+  async replaceTranscript(key: TranscriptKey, entries: TranscriptEntry[]): Promise<void> {
+    return transcripts.replaceTranscript(this.c, key, entries);
+  }
+
   async loadTranscript(key: TranscriptKey): Promise<TranscriptEntry[] | null> {
     return transcripts.loadTranscript(this.c, key);
   }

@@ -42,6 +42,32 @@ export async function appendTranscript(c: PgConnection, key: TranscriptKey, entr
   });
 }
 
+export async function replaceTranscript(c: PgConnection, key: TranscriptKey, entries: TranscriptEntry[]): Promise<void> {
+  const subpath = transcriptSubpath(key);
+  await c.tx(async (client) => {
+    // Locks the transcript's row first, as an append does.
+    await c.query(
+      `INSERT INTO transcripts AS t (project_key, session_id, subpath, last_seq, mtime)
+       VALUES ($1, $2, $3, $4, ${NOW_MS})
+       ON CONFLICT (project_key, session_id, subpath) DO UPDATE
+         SET last_seq = excluded.last_seq, mtime = greatest(excluded.mtime, t.mtime + 1)`,
+      [key.projectKey, key.sessionId, subpath, entries.length],
+      client,
+    );
+    await c.query('DELETE FROM transcript_entries WHERE project_key = $1 AND session_id = $2 AND subpath = $3', [key.projectKey, key.sessionId, subpath], client);
+    if (entries.length === 0) return;
+    await c.query(
+      `INSERT INTO transcript_entries (project_key, session_id, subpath, seq, uuid, body)
+       SELECT $1, $2, $3, e.seq, e.uuid, e.body::json
+       FROM unnest($4::bigint[], $5::text[], $6::text[]) AS e (seq, uuid, body)
+       ORDER BY e.seq
+       ON CONFLICT DO NOTHING`,
+      [key.projectKey, key.sessionId, subpath, entries.map((_, i) => i + 1), entries.map(entryUuid), entries.map((e) => JSON.stringify(e))],
+      client,
+    );
+  });
+}
+
 export async function loadTranscript(c: PgConnection, key: TranscriptKey): Promise<TranscriptEntry[] | null> {
   // One statement, so one snapshot: no rows means never written; a single
   // row with a null body means written but empty.

@@ -337,6 +337,10 @@ export class SqliteStore implements Store {
     return transcripts.appendTranscript(this.c, key, entries);
   }
 
+  async replaceTranscript(key: TranscriptKey, entries: TranscriptEntry[]): Promise<void> {
+    return transcripts.replaceTranscript(this.c, key, entries);
+  }
+
   async loadTranscript(key: TranscriptKey): Promise<TranscriptEntry[] | null> {
     return transcripts.loadTranscript(this.c, key);
   }

@@ -24,6 +24,24 @@ export function appendTranscript(c: SqliteConnection, key: TranscriptKey, entrie
   });
 }
 
+export function replaceTranscript(c: SqliteConnection, key: TranscriptKey, entries: TranscriptEntry[]): void {
+  const subpath = transcriptSubpath(key);
+  c.write(() => {
+    c.run(
+      `INSERT INTO transcripts (project_key, session_id, subpath, last_seq, mtime) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (project_key, session_id, subpath) DO UPDATE
+         SET last_seq = excluded.last_seq, mtime = max(excluded.mtime, mtime + 1)`,
+      key.projectKey, key.sessionId, subpath, entries.length, Date.now(),
+    );
+    c.run('DELETE FROM transcript_entries WHERE project_key = ? AND session_id = ? AND subpath = ?', key.projectKey, key.sessionId, subpath);
+    const insert = `INSERT INTO transcript_entries (project_key, session_id, subpath, seq, uuid, body)
+      VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`;
+    entries.forEach((entry, i) => {
+      c.run(insert, key.projectKey, key.sessionId, subpath, i + 1, entryUuid(entry), JSON.stringify(entry));
+    });
+  });
+}
+
 export function loadTranscript(c: SqliteConnection, key: TranscriptKey): TranscriptEntry[] | null {
   // One statement, so one snapshot: no rows means never written; a single
   // row with a null body means written but empty.
