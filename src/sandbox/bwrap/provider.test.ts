@@ -28,8 +28,8 @@ describe('bwrap: when the server is SIGKILLed', () => {
       return t.skip(`bwrap unavailable: ${(error as Error).message}`);
     }
     const token = String(randomInt(100_000, 999_999));
-    const fixture = new URL('./fixtures/server-that-dies.ts', import.meta.url).pathname;
-    const server = spawn(process.execPath, ['--import', 'tsx', fixture, runtimeDir, dataDir, token], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const fixture = new URL('../fixtures/server-that-dies.ts', import.meta.url).pathname;
+    const server = spawn(process.execPath, ['--import', 'tsx', fixture, 'bwrap', runtimeDir, dataDir, token], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>((resolve, reject) => {
       server.stdout.on('data', (d: Buffer) => String(d).includes('ready') && resolve());
       server.once('exit', (code) => reject(new Error(`fixture exited with ${code}`)));

@@ -1,7 +1,13 @@
-import { execFileSync } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describe, it } from 'node:test';
 import { silentLogger } from '../../logger.js';
 import { runSandboxContract } from '../contract.js';
+import { waitFor } from '../host-processes.js';
 import { GvisorProvider } from './provider.js';
 
 /**
@@ -40,3 +46,55 @@ runSandboxContract(
     virtualCpuTime: "gVisor's own CPU accounting inside does not see the host cgroup's throttling; the quota is the host cgroup's cpu.cfs_quota_us, as for bwrap",
   },
 );
+
+/** Host processes whose command line names `needle` (runsc run, boot and gofer name their container). */
+function hostProcessesNaming(needle: string): string[] {
+  const found: string[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmd.includes(needle)) found.push(`${name} ${cmd.slice(0, 200)}`);
+    } catch {
+      // Gone.
+    }
+  }
+  return found;
+}
+
+describe('gvisor: when the server is SIGKILLed', () => {
+  it('its sandboxes go with it, and a restarted server finds and removes the leftover record', async (t) => {
+    const runtimeDir = mkdtempSync(join(tmpdir(), 'ahsb-run-'));
+    const dataDir = mkdtempSync(join(tmpdir(), 'ahsb-data-'));
+    const provider = new GvisorProvider({ runtimeDir, log: silentLogger() });
+    const token = String(randomInt(100_000, 999_999));
+    t.after(async () => {
+      await provider.destroy(`dies-${token}`).catch(() => undefined);
+      rmSync(runtimeDir, { recursive: true, force: true });
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    try {
+      await provider.check();
+    } catch (error) {
+      if (process.env.CI) throw error;
+      return t.skip(`gVisor unavailable: ${(error as Error).message}`);
+    }
+    stateRoot = join(runtimeDir, 'gvisor', 'state');
+    const fixture = new URL('../fixtures/server-that-dies.ts', import.meta.url).pathname;
+    const server = spawn(process.execPath, ['--import', 'tsx', fixture, 'gvisor', runtimeDir, dataDir, token], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      server.stdout.on('data', (d: Buffer) => String(d).includes('ready') && resolve());
+      server.once('exit', (code) => reject(new Error(`fixture exited with ${code}`)));
+    });
+    assert.ok(await waitFor(() => sleepsWith(`1000.${token}`).length === 1 && sleepsWith(`1001.${token}`).length === 1, 5_000, { keepAlive: true }), 'the command and its grandchild run');
+
+    server.kill('SIGKILL');
+    const gone = await waitFor(() => hostProcessesNaming(`dies-${token}`).length === 0, 5_000, { keepAlive: true });
+    assert.ok(gone, `still running: ${hostProcessesNaming(`dies-${token}`).join('\n')}`);
+    assert.deepEqual(sleepsWith(token), []);
+
+    assert.deepEqual(await provider.list(), [{ id: `dies-${token}`, provider: 'gvisor' }]);
+    await provider.destroy(`dies-${token}`);
+    assert.deepEqual(await provider.list(), []);
+  });
+});

@@ -5,6 +5,7 @@ import type { Logger } from '../../logger.js';
 import type { HostLayout } from '../bwrap/args.js';
 import { resolveCommand } from '../bwrap/host-layout.js';
 import type { HostLimits } from '../host-limits.js';
+import { diesWithServer } from '../dies-with-server.js';
 import { readProcStat, stopGroups, type GroupRecord } from '../host-processes.js';
 import type { Sandbox, SandboxSpec, SpawnRequest } from '../provider.js';
 import type { SandboxRegistry } from '../registry.js';
@@ -90,7 +91,7 @@ export class GvisorSandbox implements Sandbox {
     // config.json holds the environment (the session's token): root-only, and outside every sandbox.
     writeFileSync(join(bundle, 'config.json'), JSON.stringify(oci), { mode: 0o600 });
     const args = runscArgs(config.runsc, ['run', '--bundle', bundle, container]);
-    const host = config.limits ? config.limits.wrap(config.runsc.path, args, { fileSizeLimit: false }) : { command: config.runsc.path, args };
+    const host = diesWithServer(config.limits ? config.limits.wrap(config.runsc.path, args, { fileSizeLimit: false }) : { command: config.runsc.path, args });
     const child = spawn(host.command, host.args, { detached: true, env: {}, stdio: ['pipe', 'pipe', 'pipe'] });
     const proc = new TrackedProcess(child, {
       maxLineBytes: config.maxLineBytes,
