@@ -45,6 +45,22 @@ export function parsePs(text: string): RunscProcess[] {
     .map((cols) => ({ pid: Number(cols[1]), ppid: Number(cols[2]), cmd: cols.slice(7).join(' ') }));
 }
 
+/**
+ * Tasks (threads) in a container, as its pids controller counts them: what
+ * RLIMIT_NPROC inside counts too, where `runsc ps` lists only processes.
+ */
+export async function runscTasks(runsc: Runsc, container: string): Promise<number> {
+  const { stdout } = await execFileAsync(runsc.path, runscArgs(runsc, ['events', '--stats', container]), { env: {} });
+  return parseTasks(stdout);
+}
+
+export function parseTasks(text: string): number {
+  const line = text.split('\n').find((l) => l.trimStart().startsWith('{'));
+  const current = line ? (JSON.parse(line) as { data?: { pids?: { current?: unknown } } }).data?.pids?.current : undefined;
+  if (typeof current !== 'number') throw new Error(`runsc events --stats printed no task count: ${text.slice(0, 200)}`);
+  return current;
+}
+
 /** Ids of every container runsc knows under this root. */
 export async function runscList(runsc: Runsc): Promise<string[]> {
   const { stdout } = await execFileAsync(runsc.path, runscArgs(runsc, ['list', '--quiet']), { env: {} });

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import type { Logger } from '../../logger.js';
 import type { LimitEvent } from '../provider.js';
-import { runscArgs, runscPs, type Runsc, type RunscProcess } from './runsc.js';
+import { runscArgs, runscPs, runscTasks, type Runsc, type RunscProcess } from './runsc.js';
 
 /**
  * Tools inside gVisor are not host processes: the watchdog finds them with
@@ -22,7 +22,7 @@ export class GvisorTools {
       runsc: Runsc;
       containers: () => string[];
       timeoutS: number | null;
-      /** RLIMIT_NPROC inside: a container that reaches it is a fork bomb, and its tools are killed. */
+      /** RLIMIT_NPROC inside (threads, not processes): a container that reaches it is a fork bomb, and its tools are killed. */
       pids: number;
       report: (e: LimitEvent) => void;
       log: Logger;
@@ -85,8 +85,14 @@ export class GvisorTools {
       const seen = new Set<string>();
       for (const container of this.o.containers()) {
         const procs = await runscPs(this.o.runsc, container).catch(() => []);
-        if (procs.length >= this.o.pids / 4) this.crowded.add(container);
-        if (procs.length >= this.o.pids - 1) {
+        // The limit counts threads, and the CLI's own take a few dozen of
+        // them: a fork bomb can stall with fewer processes than the limit.
+        let tasks = procs.length;
+        if (procs.length >= this.o.pids / 4) {
+          this.crowded.add(container);
+          tasks = await runscTasks(this.o.runsc, container).catch(() => procs.length);
+        }
+        if (tasks >= this.o.pids - 1) {
           await this.killAll();
           this.o.report({
             kind: 'pids',
