@@ -239,7 +239,7 @@ describe('transcript lines the store missed (sqlite, bwrap)', { timeout: 300_000
   };
 
   it('rewrites a transcript from the local file before hibernating, and the resumed agent remembers the turn', async () => {
-    const e = await h.client.beta.environments.create({ name: 'hybrid', config: { type: 'cloud', lifecycle: { pattern: 'hybrid', idle_timeout_s: 3 } } as never });
+    const e = await h.client.beta.environments.create({ name: 'hybrid', config: { type: 'cloud', lifecycle: { pattern: 'hybrid', idle_timeout_s: 5 } } as never });
     const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: e.id });
     h.model.setScript([{ when: 'tools', text: 'hello' }]);
     await turn(session.id, 'first turn');
