@@ -238,53 +238,54 @@ describe('transcript lines the store missed (sqlite, bwrap)', { timeout: 300_000
     return JSON.stringify((main.at(-1)!.body as { messages: unknown }).messages);
   };
 
-  it('rewrites a transcript from the local file before hibernating, and the resumed agent remembers the turn', async () => {
-    const e = await h.client.beta.environments.create({ name: 'hybrid', config: { type: 'cloud', lifecycle: { pattern: 'hybrid', idle_timeout_s: 5 } } as never });
-    const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: e.id });
+  /**
+   * A hybrid session with one turn saved and a second, telling it `word`,
+   * whose transcript lines the store refused; the store still refuses.
+   */
+  async function sessionWithMissedTurn(idleTimeoutS: number, word: string): Promise<string> {
+    const e = await h.client.beta.environments.create({ name: 'hybrid', config: { type: 'cloud', lifecycle: { pattern: 'hybrid', idle_timeout_s: idleTimeoutS } } as never });
+    const { id } = await h.client.beta.sessions.create({ agent: agentId, environment_id: e.id });
     h.model.setScript([{ when: 'tools', text: 'hello' }]);
-    await turn(session.id, 'first turn');
-
+    await turn(id, 'first turn');
     refuse = true;
-    h.model.setScript([{ when: 'tools', text: 'noted: the code word is OKAPI' }]);
-    await turn(session.id, 'the code word is okapi');
+    h.model.setScript([{ when: 'tools', text: `noted: the code word is ${word.toUpperCase()}` }]);
+    await turn(id, `the code word is ${word}`);
     // The SDK tries three times over about a second, then reports the batch lost.
-    await waitFor('the missed batch recorded', async () => ((await gapsOf(session.id)).length > 0 ? true : undefined));
+    await waitFor('the missed batch recorded', async () => ((await gapsOf(id)).length > 0 ? true : undefined));
+    return id;
+  }
+
+  it('rewrites a transcript from the local file before hibernating, and the resumed agent remembers the turn', async () => {
+    const sessionId = await sessionWithMissedTurn(5, 'okapi');
     refuse = false;
 
-    await hibernated(session.id);
-    assert.deepEqual(await gapsOf(session.id), [], 'nothing missing once hibernated');
-    assert.ok(!existsSync(join(h.dataDir, 'sessions', session.id, 'claude')), 'the local transcript went once the store had all of it');
+    await hibernated(sessionId);
+    assert.deepEqual(await gapsOf(sessionId), [], 'nothing missing once hibernated');
+    assert.ok(!existsSync(join(h.dataDir, 'sessions', sessionId, 'claude')), 'the local transcript went once the store had all of it');
 
     h.model.setScript([{ when: 'tools', text: 'it was okapi' }]);
-    const events = await turn(session.id, 'what was the code word?');
+    const events = await turn(sessionId, 'what was the code word?');
     assert.ok(!events.some((ev) => ev.type === 'session.error'), JSON.stringify(events));
     assert.match(lastHistory(), /the code word is okapi/);
     assert.match(lastHistory(), /noted: the code word is OKAPI/);
   });
 
   it('keeps the local file while the store still fails, and tells the user when no machine has the lines any more', async () => {
-    const e = await h.client.beta.environments.create({ name: 'hybrid', config: { type: 'cloud', lifecycle: { pattern: 'hybrid', idle_timeout_s: 2 } } as never });
-    const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: e.id });
-    h.model.setScript([{ when: 'tools', text: 'hello' }]);
-    await turn(session.id, 'first turn');
-    refuse = true;
-    h.model.setScript([{ when: 'tools', text: 'noted: the code word is TAPIR' }]);
-    await turn(session.id, 'the code word is tapir');
-    await waitFor('the missed batch recorded', async () => ((await gapsOf(session.id)).length > 0 ? true : undefined));
+    const sessionId = await sessionWithMissedTurn(2, 'tapir');
 
-    await hibernated(session.id);
-    const config = join(h.dataDir, 'sessions', session.id, 'claude');
+    await hibernated(sessionId);
+    const config = join(h.dataDir, 'sessions', sessionId, 'claude');
     assert.ok(existsSync(config), 'the local transcript stays while the store cannot take it');
-    assert.equal((await gapsOf(session.id)).length, 1);
+    assert.equal((await gapsOf(sessionId)).length, 1);
     refuse = false;
 
     // As if the session resumed on another machine: the local file is not there.
     await rm(config, { recursive: true, force: true });
     h.model.setScript([{ when: 'tools', text: 'still here' }]);
-    const events = await turn(session.id, 'are you there?');
+    const events = await turn(sessionId, 'are you there?');
     const error = events.find((ev) => ev.type === 'session.error');
     assert.match(JSON.stringify(error?.error), /could not be saved/);
     assert.equal(text(events.find((ev) => ev.type === 'agent.message')!), 'still here');
-    assert.deepEqual(await gapsOf(session.id), []);
+    assert.deepEqual(await gapsOf(sessionId), []);
   });
 });

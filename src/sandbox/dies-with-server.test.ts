@@ -1,22 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { hostSleepsWith } from './contract.js';
 import { diesWithServer, SERVER_GONE_EXIT } from './dies-with-server.js';
 
 const run = promisify(execFile);
-
-async function processesNaming(needle: string): Promise<number[]> {
-  const pids: number[] = [];
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const cmd = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.includes(needle)) pids.push(Number(name));
-  }
-  return pids;
-}
 
 describe('diesWithServer', () => {
   it('runs the command when its parent is the server', async () => {
@@ -60,6 +50,6 @@ describe('diesWithServer', () => {
     await new Promise<void>((resolve) => server.stdout.once('data', () => resolve()));
     server.kill('SIGKILL');
     await new Promise((r) => setTimeout(r, 1_500));
-    assert.deepEqual(await processesNaming(`1000.${token}`), [], 'nothing the killed server was starting runs on');
+    assert.deepEqual(hostSleepsWith(`1000.${token}`), [], 'nothing the killed server was starting runs on');
   });
 });

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { silentLogger } from '../../logger.js';
 import { runSandboxContract } from '../contract.js';
-import { waitFor } from '../host-processes.js';
+import { listProcesses, waitFor } from '../host-processes.js';
+import { commandLine } from '../watchdog.js';
 import { GvisorProvider } from './provider.js';
 
 /**
@@ -49,17 +50,10 @@ runSandboxContract(
 
 /** Host processes whose command line names `needle` (runsc run, boot and gofer name their container). */
 function hostProcessesNaming(needle: string): string[] {
-  const found: string[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      if (cmd.includes(needle)) found.push(`${name} ${cmd.slice(0, 200)}`);
-    } catch {
-      // Gone.
-    }
-  }
-  return found;
+  return listProcesses()
+    .filter((p) => p.pid !== process.pid)
+    .map((p) => `${p.pid} ${commandLine(p.pid, 300)}`)
+    .filter((line) => line.includes(needle));
 }
 
 describe('gvisor: when the server is SIGKILLed', () => {

@@ -1,4 +1,5 @@
 /** The PostgreSQL side of the transcript members of the Store (see store.ts). */
+import type pg from 'pg';
 import { entryUuid, transcriptSubpath } from '../query.js';
 import type { TranscriptEntry, TranscriptKey } from '../store.js';
 import type { PgConnection } from './connection.js';
@@ -20,25 +21,7 @@ export async function appendTranscript(c: PgConnection, key: TranscriptKey, entr
       [key.projectKey, key.sessionId, subpath, entries.length],
       client,
     );
-    if (entries.length === 0) return;
-    const first = Number(reserved!.last_seq) - entries.length + 1;
-    // DO NOTHING also skips a uuid repeated within this one statement.
-    await c.query(
-      `INSERT INTO transcript_entries (project_key, session_id, subpath, seq, uuid, body)
-       SELECT $1, $2, $3, e.seq, e.uuid, e.body::json
-       FROM unnest($4::bigint[], $5::text[], $6::text[]) AS e (seq, uuid, body)
-       ORDER BY e.seq
-       ON CONFLICT DO NOTHING`,
-      [
-        key.projectKey,
-        key.sessionId,
-        subpath,
-        entries.map((_, i) => first + i),
-        entries.map(entryUuid),
-        entries.map((e) => JSON.stringify(e)),
-      ],
-      client,
-    );
+    await insertEntries(c, client, key, subpath, Number(reserved!.last_seq) - entries.length + 1, entries);
   });
 }
 
@@ -55,17 +38,36 @@ export async function replaceTranscript(c: PgConnection, key: TranscriptKey, ent
       client,
     );
     await c.query('DELETE FROM transcript_entries WHERE project_key = $1 AND session_id = $2 AND subpath = $3', [key.projectKey, key.sessionId, subpath], client);
-    if (entries.length === 0) return;
-    await c.query(
-      `INSERT INTO transcript_entries (project_key, session_id, subpath, seq, uuid, body)
-       SELECT $1, $2, $3, e.seq, e.uuid, e.body::json
-       FROM unnest($4::bigint[], $5::text[], $6::text[]) AS e (seq, uuid, body)
-       ORDER BY e.seq
-       ON CONFLICT DO NOTHING`,
-      [key.projectKey, key.sessionId, subpath, entries.map((_, i) => i + 1), entries.map(entryUuid), entries.map((e) => JSON.stringify(e))],
-      client,
-    );
+    await insertEntries(c, client, key, subpath, 1, entries);
   });
+}
+
+/** Inserts `entries` with seqs from `first` on; DO NOTHING also skips a uuid repeated within this one statement. */
+async function insertEntries(
+  c: PgConnection,
+  client: pg.PoolClient,
+  key: TranscriptKey,
+  subpath: string,
+  first: number,
+  entries: TranscriptEntry[],
+): Promise<void> {
+  if (entries.length === 0) return;
+  await c.query(
+    `INSERT INTO transcript_entries (project_key, session_id, subpath, seq, uuid, body)
+     SELECT $1, $2, $3, e.seq, e.uuid, e.body::json
+     FROM unnest($4::bigint[], $5::text[], $6::text[]) AS e (seq, uuid, body)
+     ORDER BY e.seq
+     ON CONFLICT DO NOTHING`,
+    [
+      key.projectKey,
+      key.sessionId,
+      subpath,
+      entries.map((_, i) => first + i),
+      entries.map(entryUuid),
+      entries.map((e) => JSON.stringify(e)),
+    ],
+    client,
+  );
 }
 
 export async function loadTranscript(c: PgConnection, key: TranscriptKey): Promise<TranscriptEntry[] | null> {

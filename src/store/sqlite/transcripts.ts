@@ -15,12 +15,7 @@ export function appendTranscript(c: SqliteConnection, key: TranscriptKey, entrie
        RETURNING last_seq`,
       key.projectKey, key.sessionId, subpath, entries.length, Date.now(),
     );
-    const first = reserved!.last_seq - entries.length + 1;
-    const insert = `INSERT INTO transcript_entries (project_key, session_id, subpath, seq, uuid, body)
-      VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`;
-    entries.forEach((entry, i) => {
-      c.run(insert, key.projectKey, key.sessionId, subpath, first + i, entryUuid(entry), JSON.stringify(entry));
-    });
+    insertEntries(c, key, subpath, reserved!.last_seq - entries.length + 1, entries);
   });
 }
 
@@ -34,11 +29,16 @@ export function replaceTranscript(c: SqliteConnection, key: TranscriptKey, entri
       key.projectKey, key.sessionId, subpath, entries.length, Date.now(),
     );
     c.run('DELETE FROM transcript_entries WHERE project_key = ? AND session_id = ? AND subpath = ?', key.projectKey, key.sessionId, subpath);
-    const insert = `INSERT INTO transcript_entries (project_key, session_id, subpath, seq, uuid, body)
-      VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`;
-    entries.forEach((entry, i) => {
-      c.run(insert, key.projectKey, key.sessionId, subpath, i + 1, entryUuid(entry), JSON.stringify(entry));
-    });
+    insertEntries(c, key, subpath, 1, entries);
+  });
+}
+
+/** Inserts `entries` with seqs from `first` on, skipping a uuid the transcript already holds; inside a write. */
+function insertEntries(c: SqliteConnection, key: TranscriptKey, subpath: string, first: number, entries: TranscriptEntry[]): void {
+  const insert = `INSERT INTO transcript_entries (project_key, session_id, subpath, seq, uuid, body)
+    VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`;
+  entries.forEach((entry, i) => {
+    c.run(insert, key.projectKey, key.sessionId, subpath, first + i, entryUuid(entry), JSON.stringify(entry));
   });
 }
 
