@@ -866,6 +866,10 @@ export class SessionEngine {
     const dirs = this.dirsFor(ref.id);
     await hooks.beforeStart?.(dirs);
     await Promise.all([dirs.workspace, dirs.cwd, dirs.config, dirs.tmp].map((d) => mkdir(d, { recursive: true, mode: 0o777 })));
+    // A resume would materialize the store's copy over the local file that has the missed lines.
+    if (transcriptGaps(body.internal).length > 0 && !(await this.repairTranscripts(ref, dirs.config))) {
+      throw new Error('the conversation transcript could not be saved to the store; try again');
+    }
     await hooks.prepare?.(dirs);
     const networking = (env.body.config as JsonObject | undefined)?.networking as JsonObject | undefined;
     const agent = body.agent as JsonObject;
@@ -896,12 +900,6 @@ export class SessionEngine {
 
     const executable = await this.executable();
     const internal = (body.internal as JsonObject | undefined) ?? {};
-    // A resume would materialize the store's copy over the local file that has the missed lines.
-    if (transcriptGaps(internal).length > 0 && !(await this.repairTranscripts(ref, dirs.config))) {
-      await sandbox.destroy();
-      await this.o.gateway.closeSession(ref.id);
-      throw new Error('the conversation transcript could not be saved to the store; try again');
-    }
     const resume = await this.resumableConversation(ref.id, internal.claude_session_id);
     const live: LiveSession = new LiveSession({
       ref,
