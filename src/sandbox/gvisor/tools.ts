@@ -95,11 +95,13 @@ export class GvisorTools {
           tasks = await runscTasks(this.o.runsc, container).catch(() => procs.length);
         }
         if (tasks >= this.o.pids - Math.max(2, Math.ceil(this.o.pids / 32))) {
-          await this.killAll();
+          // Reported first: under a bomb the kill rounds take seconds, and
+          // the tool (and the turn) ends with the first of them.
           this.o.report({
             kind: 'pids',
             message: `the sandbox reached its limit of ${this.o.pids} processes (config.sandbox.pids): further processes were refused and its tool processes were killed`,
           });
+          await this.killAll();
           continue;
         }
         if (this.o.timeoutS === null) continue;
