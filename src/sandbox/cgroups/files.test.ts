@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -13,12 +13,42 @@ describe('cgroup limits', () => {
   it('writes v1 and v2 files', () => {
     assert.deepEqual(
       limitWrites(1, limits).map((w) => `${w.controller}/${w.file}=${w.value}`),
-      ['memory/memory.limit_in_bytes=536870912', 'memory/memory.memsw.limit_in_bytes=536870912', 'pids/pids.max=100', 'cpu/cpu.cfs_period_us=100000', 'cpu/cpu.cfs_quota_us=150000'],
+      [
+        'memory/memory.limit_in_bytes=536870912',
+        'memory/memory.memsw.limit_in_bytes=536870912',
+        'pids/pids.max=100',
+        'cpu/cpu.cfs_period_us=100000',
+        'cpu/cpu.cfs_burst_us=0',
+        'cpu/cpu.cfs_quota_us=150000',
+        'cpu/cpu.cfs_burst_us=150000',
+      ],
     );
     assert.deepEqual(
       limitWrites(2, limits).map((w) => `${w.file}=${w.value}`),
-      ['memory.max=536870912', 'memory.swap.max=0', 'pids.max=100', 'cpu.max=150000 100000'],
+      ['memory.max=536870912', 'memory.swap.max=0', 'pids.max=100', 'cpu.max.burst=0', 'cpu.max=150000 100000', 'cpu.max.burst=150000'],
     );
+  });
+
+  it("on this host's cgroups, re-creating a sandbox's cgroup with a lower cpus lowers its quota and its burst", async (t) => {
+    const layout = detectCgroups();
+    if ('unavailable' in layout) {
+      // CI runs as root with the cpu controller writable: there it must work.
+      if (process.env.CI) assert.fail(`cgroups: ${layout.unavailable}`);
+      return t.skip(layout.unavailable);
+    }
+    const runtimeDir = mkdtempSync(join(tmpdir(), 'ahcg-run-'));
+    const first = SandboxCgroup.create(layout, sandboxCgroupPath(runtimeDir, 'test', `burst_${process.pid}`), { ...limits, cpus: 2 });
+    const cpuFile = (file: string) => readFileSync(join(first.dir('cpu'), file), 'utf8').trim();
+    const burstFile = layout.version === 1 ? 'cpu.cfs_burst_us' : 'cpu.max.burst';
+    try {
+      SandboxCgroup.create(layout, first.path, { ...limits, cpus: 0.5 });
+      assert.equal(cpuFile(layout.version === 1 ? 'cpu.cfs_quota_us' : 'cpu.max'), layout.version === 1 ? '50000' : '50000 100000');
+      if (existsSync(join(first.dir('cpu'), burstFile))) assert.equal(cpuFile(burstFile), '50000');
+    } finally {
+      await first.destroy();
+      for (const mount of new Set(Object.values(layout.mounts))) rmdirSync(join(mount, first.path, '..'));
+      rmSync(runtimeDir, { recursive: true, force: true });
+    }
   });
 
   it('reads the OOM-kill and refused-fork counters of both versions', () => {

@@ -34,15 +34,29 @@ export function limitWrites(version: CgroupVersion, limits: SandboxLimits): Cgro
       { controller: 'memory', file: 'memory.memsw.limit_in_bytes', value: memory, optional: true },
       { controller: 'pids', file: 'pids.max', value: String(limits.pids) },
       { controller: 'cpu', file: 'cpu.cfs_period_us', value: String(CPU_PERIOD_US) },
-      { controller: 'cpu', file: 'cpu.cfs_quota_us', value: quota },
+      ...withBurst('cpu.cfs_burst_us', { controller: 'cpu', file: 'cpu.cfs_quota_us', value: quota }),
     ];
   }
   return [
     { controller: 'memory', file: 'memory.max', value: memory },
     { controller: 'memory', file: 'memory.swap.max', value: '0', optional: true },
     { controller: 'pids', file: 'pids.max', value: String(limits.pids) },
-    { controller: 'cpu', file: 'cpu.max', value: `${quota} ${CPU_PERIOD_US}` },
+    ...withBurst('cpu.max.burst', { controller: 'cpu', file: 'cpu.max', value: `${quota} ${CPU_PERIOD_US}` }, quota),
   ];
+}
+
+/**
+ * The quota write wrapped in CFS burst writes: a sandbox may spend CPU time
+ * it left unused in earlier periods, up to one period's quota, so a short
+ * burst of several threads (Claude Code starting: 50-95 ms of throttling per
+ * start at 1 CPU without it, none with it) runs at full speed while the
+ * average stays within `cpus`. The kernel refuses a burst above the quota,
+ * so a reused cgroup's burst goes to 0 before its quota changes. Kernels
+ * before 5.14 have no burst file: skipped.
+ */
+function withBurst(file: string, quotaWrite: CgroupWrite, burst = quotaWrite.value): CgroupWrite[] {
+  const burstWrite = (value: string): CgroupWrite => ({ controller: 'cpu', file, value, optional: true });
+  return [burstWrite('0'), quotaWrite, burstWrite(burst)];
 }
 
 /** Parses "key value" lines (memory.events, pids.events, memory.oom_control) into numbers. */
