@@ -80,7 +80,7 @@ const r = results as unknown as {
   hibernated: { sessions: number; server_rss_mib: number; server_rss_before_mib: number };
   server_rss_after_sections_mib: number;
   api: Array<{ route: string; rate: number; p50: number; p99: number; non2xx: number; sent: number }>;
-  density: { live_idle_rss_mib_per_session: number; levels: Array<{ live: number; turn_ms: number }>; max_live_before_doubling: string };
+  density: { live_idle_rss_mib_per_session: number; live_idle_pss_mib_per_session: number; levels: Array<{ live: number; turn_ms: number }>; max_live_before_doubling: string };
 };
 const f = (n: number) => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n.toFixed(1)) : '-');
 const t = r.one_tool_task;
@@ -97,6 +97,7 @@ const rows: Array<[string, string, string]> = [
   ['fan-out lag, 100 subscribers', `p50 ${f(r.events.lag_100_ms.p50)} ms  p99 ${f(r.events.lag_100_ms.p99)} ms`, `added p50 ${f(r.events.added_p50_ms)} / p99 ${f(r.events.added_p99_ms)} ms (goal p99 < 10)`],
   ...r.api.map((a): [string, string, string] => [`API ${a.route} @ ${a.rate} req/s`, `p50 ${f(a.p50)} ms  p99 ${f(a.p99)} ms`, `${a.sent} sent, ${a.non2xx} non-2xx${a.route === 'retrieve' && a.rate === 500 ? ' (goal p99 < 20)' : ''}`]),
   ['RSS per live idle session', `${f(r.density.live_idle_rss_mib_per_session)} MiB`, 'sandbox + Claude Code + server share'],
+  ['PSS per live idle session', `${f(r.density.live_idle_pss_mib_per_session)} MiB`, 'the same, pages shared between sessions split among them'],
   [`server RSS, ${r.hibernated.sessions} hibernated sessions`, `${f(r.hibernated.server_rss_mib)} MiB`, `restarted; before seeding ${f(r.hibernated.server_rss_before_mib)} MiB (goal < 150)`],
   ['server RSS before that restart', `${f(r.server_rss_after_sections_mib)} MiB`, 'after the one-tool, resume and events sections'],
   ['live sessions before turn latency doubles', r.density.max_live_before_doubling, r.density.levels.map((l) => `${l.live}:${f(l.turn_ms)}ms`).join(' ')],

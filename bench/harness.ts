@@ -47,8 +47,8 @@ export interface ServerProcess {
   client: Anthropic;
   /** RSS of the server process alone, MiB. */
   rssMiB(): Promise<number>;
-  /** RSS of the server and every process below it (sandboxes, Claude Code), MiB. */
-  treeRssMiB(): Promise<number>;
+  /** RSS and PSS of the server and every process below it (sandboxes, Claude Code), MiB. */
+  treeMemoryMiB(): Promise<{ rss: number; pss: number }>;
   close(): Promise<void>;
 }
 
@@ -107,7 +107,7 @@ export async function startServerProcess(o: {
     child,
     client,
     rssMiB: async () => rssKiB(pid).then((k) => k / 1024),
-    treeRssMiB: async () => treeRssKiB(pid).then((k) => k / 1024),
+    treeMemoryMiB: async () => treeMemoryKiB(pid).then((m) => ({ rss: m.rss / 1024, pss: m.pss / 1024 })),
     close: async () => {
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
@@ -123,21 +123,27 @@ async function rssKiB(pid: number): Promise<number> {
   return Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
 }
 
-/** Sum of RSS (KiB) of `root` and every process below it. */
-export async function treeRssKiB(root: number): Promise<number> {
+/**
+ * Memory (KiB) of every process below `root`, and of `root` itself unless
+ * `self` is false: RSS, and PSS, which splits pages several processes map
+ * (Claude Code's binary, some 80 MiB of each process's RSS) among them, so
+ * PSS sums to what the processes really cost.
+ */
+export async function treeMemoryKiB(root: number, { self = true } = {}): Promise<{ rss: number; pss: number }> {
   const parent = new Map<number, number>();
-  const rss = new Map<number, number>();
   for (const name of await readdir('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const status = await readFile(join('/proc', name, 'status'), 'utf8').catch(() => '');
     parent.set(Number(name), Number(/^PPid:\s+(\d+)/m.exec(status)?.[1] ?? 0));
-    rss.set(Number(name), Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0));
   }
-  let total = 0;
+  const total = { rss: 0, pss: 0 };
   for (const [pid] of parent) {
-    let p: number | undefined = pid;
+    let p: number | undefined = self ? pid : parent.get(pid);
     while (p && p !== root) p = parent.get(p);
-    if (p === root) total += rss.get(pid) ?? 0;
+    if (p !== root) continue;
+    const rollup = await readFile(join('/proc', String(pid), 'smaps_rollup'), 'utf8').catch(() => '');
+    total.rss += Number(/^Rss:\s+(\d+)/m.exec(rollup)?.[1] ?? 0);
+    total.pss += Number(/^Pss:\s+(\d+)/m.exec(rollup)?.[1] ?? 0);
   }
   return total;
 }

@@ -9,7 +9,7 @@
  *
  * Usage: node --import tsx bench/lifecycle.ts [--runs N] [--json FILE]
  */
-import { readdir, readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,31 +19,12 @@ import { loadConfig } from '../src/config/config.js';
 import { silentLogger } from '../src/logger.js';
 import { startServer } from '../src/server.js';
 import { startScriptedModel } from '../src/testing/scripted-model/index.js';
+import { treeMemoryKiB } from './harness.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' }, json: { type: 'string' } } });
 const runs = Number(values.runs);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-/** Sum of RSS (KiB) of every process below `root`. */
-async function treeRssKiB(root: number): Promise<number> {
-  const parent = new Map<number, number>();
-  const rss = new Map<number, number>();
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const status = await readFile(`/proc/${name}/status`, 'utf8').catch(() => '');
-    const ppid = Number(/^PPid:\s+(\d+)/m.exec(status)?.[1] ?? 0);
-    parent.set(Number(name), ppid);
-    rss.set(Number(name), Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0));
-  }
-  let total = 0;
-  for (const [pid] of parent) {
-    let p = parent.get(pid);
-    while (p && p !== root) p = parent.get(p);
-    if (p === root) total += rss.get(pid) ?? 0;
-  }
-  return total;
-}
 
 const model = await startScriptedModel();
 const dataDir = await mkdtemp(join(tmpdir(), 'agenthost-bench-lifecycle-'));
@@ -84,12 +65,12 @@ try {
       initial_events: [{ type: 'user.message', content: [{ type: 'text', text: 'hello' }] }],
     });
     await waitIdle(session.id);
-    const before = await treeRssKiB(process.pid);
+    const before = (await treeMemoryKiB(process.pid, { self: false })).rss;
 
     const t0 = performance.now();
     await server.engine.hibernate({ id: session.id, workspaceId });
     const hibernated = performance.now() - t0;
-    const after = await treeRssKiB(process.pid);
+    const after = (await treeMemoryKiB(process.pid, { self: false })).rss;
 
     const requests = model.messageRequests().length;
     const wall0 = Date.now();

@@ -385,9 +385,9 @@ export async function density(ctx: Ctx) {
   ctx.model.setScript([{ when: 'tools', repeat: true, text: 'ok' }]);
   const levels = ctx.quick ? [1, 2, 4] : [1, 2, 4, 8, 16];
   const ids: string[] = [];
-  const treeBefore = await ctx.server.treeRssMiB();
+  const treeBefore = await ctx.server.treeMemoryMiB();
   const out: Array<{ live: number; turn_ms: number }> = [];
-  let perSession = NaN;
+  let perSession = { rss: NaN, pss: NaN };
   let verdict = '';
   for (const level of levels) {
     while (ids.length < level) {
@@ -396,7 +396,10 @@ export async function density(ctx: Ctx) {
       ids.push(s.id);
     }
     await sleep(1000);
-    if (level === levels[levels.length - 1]) perSession = ((await ctx.server.treeRssMiB()) - treeBefore) / ids.length;
+    if (level === levels[levels.length - 1]) {
+      const tree = await ctx.server.treeMemoryMiB();
+      perSession = { rss: (tree.rss - treeBefore.rss) / ids.length, pss: (tree.pss - treeBefore.pss) / ids.length };
+    }
     const turns: number[] = [];
     for (let i = 0; i < 3; i++) {
       const turnsBefore = await idleEvents(ctx, ids[0]!);
@@ -414,5 +417,5 @@ export async function density(ctx: Ctx) {
   }
   if (!verdict) verdict = `≥ ${ids.length} (not reached)`;
   for (const id of ids) await client.beta.sessions.delete(id);
-  return { live_idle_rss_mib_per_session: perSession, levels: out, max_live_before_doubling: verdict };
+  return { live_idle_rss_mib_per_session: perSession.rss, live_idle_pss_mib_per_session: perSession.pss, levels: out, max_live_before_doubling: verdict };
 }
