@@ -152,9 +152,9 @@ export async function oneToolTask(ctx: Ctx) {
     if (r.warm) hits++;
     // Second turn in the same live session.
     ctx.model.setScript([{ when: 'tools', text: 'again' }]);
+    const turnsBefore = await idleEvents(ctx, r.id);
     const before = ctx.model.messageRequests().length;
     const wall0 = Date.now();
-    const turnsBefore = await idleEvents(ctx, r.id);
     const t0 = performance.now();
     await client.beta.sessions.events.send(r.id, { events: msg('once more') });
     const firstAt = await firstMainRequest(ctx.model, before);
