@@ -1,5 +1,5 @@
 import { constants, createReadStream } from 'node:fs';
-import { lstat, mkdir, open, rm } from 'node:fs/promises';
+import { chown, lstat, mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../logger.js';
 import type { EventLog } from '../sessions/event-log.js';
@@ -43,19 +43,32 @@ export async function mountResources(deps: MountDeps, session: SessionRecord, di
  * Every directory on the way must be a real directory, not a symlink, and
  * the file is created exclusively without following a symlink, so a
  * workspace the agent has shaped cannot redirect the copy outside `root`.
+ * What it creates belongs to `root`'s owner: a sandbox that runs as its own
+ * user (gvisor, docker) can change and delete it, even when the copy comes
+ * after the sandbox was made (a warm sandbox claimed by the session).
  * False when something already exists at the path.
  */
 export async function copyNew(source: string, root: string, relative: string): Promise<boolean> {
   const parts = relative.split('/');
   const name = parts.pop();
   if (!name) throw new Error(`empty path ${JSON.stringify(relative)}`);
+  const owner = await lstat(root);
+  const own = async (made: { uid: number; gid: number }, path: string): Promise<void> => {
+    if (made.uid !== owner.uid || made.gid !== owner.gid) await chown(path, owner.uid, owner.gid);
+  };
   let dir = root;
   for (const part of parts) {
     dir = join(dir, part);
-    await mkdir(dir).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EEXIST') throw error;
-    });
-    if (!(await lstat(dir)).isDirectory()) throw new Error(`${join(...parts)} is not a directory in the workspace`);
+    const made = await mkdir(dir).then(
+      () => true,
+      (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+        return false;
+      },
+    );
+    const st = await lstat(dir);
+    if (!st.isDirectory()) throw new Error(`${join(...parts)} is not a directory in the workspace`);
+    if (made) await own(st, dir);
   }
   const target = join(dir, name);
   let handle;
@@ -67,6 +80,7 @@ export async function copyNew(source: string, root: string, relative: string): P
   }
   try {
     await writeAll(createReadStream(source), handle);
+    await own(await handle.stat(), target);
   } catch (error) {
     await handle.close().catch(() => undefined);
     await rm(target, { force: true });

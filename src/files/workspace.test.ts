@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, readdir, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -75,6 +75,17 @@ describe('workspace files', () => {
       await writeFile(join(ws, 'a/b/c.txt'), 'edited by the agent');
       assert.equal(await copyNew(blobs.pathOf(f.id), ws, 'a/b/c.txt'), false);
       assert.equal(await readFile(join(ws, 'a/b/c.txt'), 'utf8'), 'edited by the agent');
+    });
+
+    it("gives what it creates to the workspace's owner", async (t) => {
+      if (process.getuid?.() !== 0) return t.skip('needs root to give files away');
+      const ws = await fresh('copy-owner');
+      await chown(ws, 1000, 1000);
+      await mkdir(join(ws, 'kept'));
+      const f = await uploaded('for the sandbox user');
+      assert.equal(await copyNew(blobs.pathOf(f.id), ws, 'kept/new/c.txt'), true);
+      const owners = await Promise.all(['kept', 'kept/new', 'kept/new/c.txt'].map(async (p) => `${p} ${(await stat(join(ws, p))).uid}`));
+      assert.deepEqual(owners, ['kept 0', 'kept/new 1000', 'kept/new/c.txt 1000'], 'only what the copy made changes hands');
     });
 
     it('does not follow a symlink, as a directory on the way or as the file', async () => {
