@@ -88,6 +88,8 @@ export interface ContractOptions {
   sleepsWith?: (token: string) => number[];
   /** Set when CPU time measured inside the sandbox does not show host throttling; the cpus test is skipped with it. */
   virtualCpuTime?: string;
+  /** Set when the sandbox's system calls go to a kernel of its own, not under agenthost's seccomp policy; that test is skipped with it. */
+  ownKernel?: string;
 }
 
 export function runSandboxContract(name: string, makeProvider: MakeProvider, options: ContractOptions): void {
@@ -390,6 +392,34 @@ export function runSandboxContract(name: string, makeProvider: MakeProvider, opt
       );
       assert.equal(r.stdout, '');
     }, notIsolated);
+
+    test('isolation: the seccomp policy refuses namespaces, ptrace, keyrings and io_uring with EPERM, clone3 with ENOSYS', async () => {
+      const s = await newSandbox();
+      // Each of these succeeds, or fails otherwise than with EPERM, without the filter.
+      const script = [
+        'import ctypes, os, platform',
+        'libc = ctypes.CDLL(None, use_errno=True)',
+        "nr = {'x86_64': {'ptrace': 101, 'keyctl': 250, 'io_uring_setup': 425, 'clone3': 435}, 'aarch64': {'ptrace': 117, 'keyctl': 219, 'io_uring_setup': 425, 'clone3': 435}}[platform.machine()]",
+        'def errno(r): return ctypes.get_errno() if r == -1 else 0',
+        'params = ctypes.create_string_buffer(120)',
+        "print('ptrace', errno(libc.syscall(nr['ptrace'], 0, 0, 0, 0)))",
+        "print('keyctl', errno(libc.syscall(nr['keyctl'], 0, -3, 0)))",
+        "print('io_uring_setup', errno(libc.syscall(nr['io_uring_setup'], 1, params)))",
+        "print('unshare', errno(libc.unshare(0x10000000)))",
+        "print('clone3', errno(libc.syscall(nr['clone3'], 0, 0)))",
+        "print('getpid', 0 if os.getpid() > 0 else 1)",
+      ].join('\n');
+      const r = await run(s, `python3 -c ${q(script)}`);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split(' '))), {
+        ptrace: '1',
+        keyctl: '1',
+        io_uring_setup: '1',
+        unshare: '1',
+        clone3: '38',
+        getpid: '0',
+      });
+    }, notIsolated ?? options.ownKernel);
 
     test('isolation: destroy kills processes that left the process group', async () => {
       const s = await newSandbox();

@@ -41,6 +41,7 @@ function options(overrides: Partial<BwrapArgsOptions['request']> = {}): BwrapArg
     gatewayPort: 4747,
     egressPort: 3128,
     infoFd: 4,
+    seccompFd: 5,
   };
 }
 
@@ -59,10 +60,11 @@ const indexOfPair = (args: string[], a: string, b: string): number => args.findI
 describe('buildBwrapArgs', () => {
   const { options: args, command } = buildBwrapArgs(spec, options());
 
-  it('unshares every namespace, dies with its parent and drops to an unprivileged user', () => {
+  it('unshares every namespace, dies with its parent, filters system calls and drops to an unprivileged user', () => {
     for (const flag of ['--unshare-all', '--unshare-user', '--disable-userns', '--die-with-parent', '--new-session']) {
       assert.ok(args.includes(flag), flag);
     }
+    assert.ok(indexOfPair(args, '--seccomp', '5') >= 0, 'under the seccomp filter');
     assert.ok(indexOfPair(args, '--uid', '1000') >= 0);
     assert.ok(indexOfPair(args, '--gid', '1000') >= 0);
     assert.ok(!args.includes('--share-net'));

@@ -63,6 +63,12 @@ export interface BwrapArgsOptions {
   egressPort: number;
   /** File descriptor bwrap writes its JSON info (the init's host pid) to. */
   infoFd: number;
+  /**
+   * File descriptor bwrap reads the seccomp filter from (`../seccomp.ts`),
+   * applied to the command and all it starts. The bwrap provider always
+   * passes one; gvisor, which reads this layout for its own spec, has its own filter.
+   */
+  seccompFd?: number;
   /** Size of each private tmpfs (/tmp, /dev/shm); unset for the kernel's default (half of RAM). */
   tmpfsBytes?: number;
 }
@@ -165,6 +171,7 @@ export function buildBwrapArgs(spec: SandboxSpec, options: BwrapArgsOptions): Bw
     '--remount-ro', '/',
     '--chdir', request.cwd,
     '--info-fd', String(options.infoFd),
+    ...(options.seccompFd === undefined ? [] : ['--seccomp', String(options.seccompFd)]),
     '--clearenv',
   );
   const env = spec.egressSocket ? { ...request.env, ...proxyEnv(options.egressPort) } : request.env;

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -6,6 +6,7 @@ import type { Logger } from '../../logger.js';
 import { SandboxUnavailableError, type Sandbox, type SandboxInfo, type SandboxProvider, type SandboxSpec } from '../provider.js';
 import { HostLimits } from '../host-limits.js';
 import { SandboxRegistry } from '../registry.js';
+import { compileBpf } from '../seccomp.js';
 import { MAX_LINE_BYTES } from '../tracked-process.js';
 import type { HostLayout } from './args.js';
 import { readHostLayout, writeGeneratedEtc } from './host-layout.js';
@@ -34,6 +35,19 @@ export interface BwrapProviderOptions {
 }
 
 
+/** Runs bwrap with `input` on its stdin; never rejects. */
+function runTrial(bwrap: string, args: string[], input: Buffer): Promise<{ code: number | null; stderr: string; error?: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(bwrap, args, { env: {}, stdio: ['pipe', 'ignore', 'pipe'], timeout: 10_000 });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.stdin.on('error', () => {});
+    child.stdin.end(input);
+    child.once('error', (error) => resolve({ code: null, stderr, error: error.message }));
+    child.once('close', (code) => resolve({ code, stderr }));
+  });
+}
+
 /** HOME inside every bwrap sandbox; backed by <runtimeDir>/bwrap/sandboxes/<id>/home. */
 export const BWRAP_HOME = '/home/agent';
 
@@ -52,6 +66,7 @@ export class BwrapProvider implements SandboxProvider {
   private readonly uid: number;
   private readonly gid: number;
   private readonly bwrapPath: string;
+  private seccomp: Buffer | undefined;
 
   constructor(private readonly options: BwrapProviderOptions) {
     this.registry = new SandboxRegistry(options.runtimeDir, this.name);
@@ -70,6 +85,16 @@ export class BwrapProvider implements SandboxProvider {
     return this.layout;
   }
 
+  /** Compiled once; an architecture the policy has no syscall numbers for cannot run bwrap sandboxes. */
+  private seccompFilter(): Buffer {
+    try {
+      this.seccomp ??= compileBpf();
+    } catch (error) {
+      throw new SandboxUnavailableError(`bwrap sandboxes need a seccomp filter: ${(error as Error).message}`);
+    }
+    return this.seccomp;
+  }
+
   async check(): Promise<void> {
     try {
       await execFileAsync(this.bwrapPath, ['--version'], { env: {} });
@@ -85,16 +110,18 @@ export class BwrapProvider implements SandboxProvider {
       if (e.symlinkTarget !== undefined) trial.push('--symlink', e.symlinkTarget, e.path);
       else trial.push('--ro-bind', e.path, e.path);
     }
-    trial.push('--proc', '/proc', '--dev', '/dev', '--', '/bin/sh', '-c', 'exit 0');
-    try {
-      await execFileAsync(this.bwrapPath, trial, { env: {}, timeout: 10_000 });
-    } catch (error) {
-      const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
-      if (stderr.includes('disable-userns')) {
-        throw new SandboxUnavailableError(`bubblewrap 0.8 or newer is required (--disable-userns): ${stderr}`);
-      }
-      throw new SandboxUnavailableError(`${FIX_USERNS} (bwrap said: ${stderr || (error as Error).message})`);
+    // The filter comes on stdin (read to its end before the command starts); the command must run under it (mode 2).
+    const underFilter = 'while read -r key value; do [ "$key" = Seccomp: ] && [ "$value" = 2 ] && exit 0; done < /proc/self/status; exit 3';
+    trial.push('--proc', '/proc', '--dev', '/dev', '--seccomp', '0', '--', '/bin/sh', '-c', underFilter);
+    const result = await runTrial(this.bwrapPath, trial, this.seccompFilter());
+    if (result.code === 0) return;
+    const stderr = result.stderr.trim();
+    if (stderr.includes('disable-userns')) {
+      throw new SandboxUnavailableError(`bubblewrap 0.8 or newer is required (--disable-userns): ${stderr}`);
     }
+    if (stderr.includes('seccomp')) throw new SandboxUnavailableError(`bubblewrap could not load agenthost's seccomp filter: ${stderr}`);
+    if (result.code === 3) throw new SandboxUnavailableError('bubblewrap started a sandbox without its seccomp filter; refusing to run sandboxes');
+    throw new SandboxUnavailableError(`${FIX_USERNS} (bwrap said: ${stderr || result.error || `exit ${result.code}`})`);
   }
 
   async create(spec: SandboxSpec): Promise<Sandbox> {
@@ -139,6 +166,7 @@ export class BwrapProvider implements SandboxProvider {
         killGraceMs: grace,
         log: this.options.log.child({ sandboxId: spec.id, provider: this.name }),
         maxLineBytes: MAX_LINE_BYTES,
+        seccomp: this.seccompFilter(),
         ...(limits ? { limits } : {}),
       },
       () => this.live.delete(spec.id),

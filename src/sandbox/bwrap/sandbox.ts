@@ -30,10 +30,13 @@ export interface BwrapSandboxConfig {
   limits?: HostLimits;
   /** Longest line a process may write to stdout before it is killed. */
   maxLineBytes: number;
+  /** The seccomp filter (a `struct sock_filter` array) every process runs under. */
+  seccomp: Buffer;
 }
 
 const ARGS_FD = 3;
 const INFO_FD = 4;
+const SECCOMP_FD = 5;
 
 interface Running {
   proc: TrackedProcess;
@@ -77,6 +80,7 @@ export class BwrapSandbox implements Sandbox {
       gatewayPort: config.gatewayPort,
       egressPort: config.egressPort,
       infoFd: INFO_FD,
+      seccompFd: SECCOMP_FD,
       ...(this.spec.limits ? { tmpfsBytes: this.spec.limits.diskMib * 1024 * 1024 } : {}),
     });
     // The options go through a pipe (--args) rather than the command line,
@@ -88,7 +92,7 @@ export class BwrapSandbox implements Sandbox {
     const child = spawn(host.command, host.args, {
       detached: true,
       env: {},
-      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
     });
     const proc = new TrackedProcess(child, {
       maxLineBytes: config.maxLineBytes,
@@ -101,6 +105,9 @@ export class BwrapSandbox implements Sandbox {
     const argsPipe = child.stdio[ARGS_FD] as Writable;
     argsPipe.on('error', () => {}); // bwrap that failed early never reads its args
     argsPipe.end(`${invocation.options.join('\0')}\0`);
+    const seccompPipe = (child.stdio as unknown as Writable[])[SECCOMP_FD]!;
+    seccompPipe.on('error', () => {});
+    seccompPipe.end(config.seccomp);
 
     if (child.pid !== undefined) {
       const stat = readProcStat(child.pid);

@@ -1,6 +1,7 @@
 import type { ContainerCreateOptions } from 'dockerode';
 import { EGRESS_SOCKET_INSIDE, GATEWAY_SOCKET_INSIDE, proxyEnv, shellQuote } from '../bwrap/args.js';
 import type { SandboxSpec, SpawnRequest } from '../provider.js';
+import { dockerProfile } from '../seccomp.js';
 
 /**
  * The container of one docker sandbox and the exec of each process in it.
@@ -31,31 +32,12 @@ export const LABELS = {
 
 export const RUN_DIR_INSIDE = '/run/agenthost';
 
-/** Namespace flags of clone(2): CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET. */
-const CLONE_NEW = [0x20000, 0x2000000, 0x4000000, 0x8000000, 0x10000000, 0x20000000, 0x40000000];
-
 /**
- * Applied on top of dropping every capability, as bwrap's --disable-userns
- * and gvisor's filter do: no new namespaces (unshare, setns, clone with a
- * namespace flag; clone3 is ENOSYS so libc falls back to clone, as under
- * Docker's default profile), no mounts or chroot, no ptrace, and none of the
- * kernel interfaces unprivileged code most often attacks (keyrings, bpf,
- * userfaultfd, perf events). Podman's default profile allows user
- * namespaces, which is why agenthost passes its own.
+ * Applied on top of dropping every capability, as bwrap's filter and
+ * --disable-userns do (`../seccomp.ts`). Podman's default profile allows
+ * user namespaces, which is why agenthost passes its own.
  */
-export const SECCOMP_PROFILE = {
-  defaultAction: 'SCMP_ACT_ALLOW',
-  architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32', 'SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'],
-  syscalls: [
-    {
-      names: ['unshare', 'setns', 'mount', 'umount', 'umount2', 'pivot_root', 'chroot', 'move_mount', 'open_tree', 'fsopen', 'fsmount', 'fsconfig', 'ptrace', 'keyctl', 'add_key', 'request_key', 'bpf', 'userfaultfd', 'perf_event_open', 'kexec_load', 'kexec_file_load', 'open_by_handle_at', 'init_module', 'finit_module', 'delete_module', 'acct', 'swapon', 'swapoff', 'reboot'],
-      action: 'SCMP_ACT_ERRNO',
-      errnoRet: 1,
-    },
-    { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 },
-    ...CLONE_NEW.map((flag) => ({ names: ['clone'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 0, value: flag, valueTwo: flag, op: 'SCMP_CMP_MASKED_EQ' }] })),
-  ],
-};
+export const SECCOMP_PROFILE = dockerProfile();
 
 export interface ContainerOptions {
   image: string;
