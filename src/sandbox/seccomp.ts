@@ -18,7 +18,7 @@ export const DENIED_SYSCALLS = [
 type Denied = (typeof DENIED_SYSCALLS)[number];
 
 /** Namespace flags of clone(2): CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET. */
-export const CLONE_NEW_FLAGS = [0x20000, 0x2000000, 0x4000000, 0x8000000, 0x10000000, 0x20000000, 0x40000000];
+const CLONE_NEW_FLAGS = [0x20000, 0x2000000, 0x4000000, 0x8000000, 0x10000000, 0x20000000, 0x40000000];
 
 const EPERM = 1;
 const ENOSYS = 38;
@@ -92,14 +92,13 @@ type Insn = { code: number; jt?: string | number; jf?: string | number; k: numbe
 export function compileBpf(arch: string = process.arch): Buffer {
   const table = ARCHES[arch];
   if (!table) throw new Error(`no seccomp syscall numbers for ${arch}`);
-  const denied = [...new Set(DENIED_SYSCALLS.map((name) => table.numbers[name]))];
   const cloneMask = CLONE_NEW_FLAGS.reduce((a, b) => a | b, 0);
   const program: Insn[] = [
     { code: LD_W_ABS, k: ARCH },
     { code: JEQ_K, jt: 0, jf: 'deny', k: table.audit },
     { code: LD_W_ABS, k: NR },
     ...(table.foreignFrom !== undefined ? [{ code: JGE_K, jt: 'deny', jf: 0, k: table.foreignFrom }] : []),
-    ...denied.map((nr) => ({ code: JEQ_K, jt: 'deny', jf: 0, k: nr })),
+    ...DENIED_SYSCALLS.map((name) => ({ code: JEQ_K, jt: 'deny', jf: 0, k: table.numbers[name] })),
     { code: JEQ_K, jt: 'enosys', jf: 0, k: table.numbers.clone3 },
     { code: JEQ_K, jt: 0, jf: 'allow', k: table.numbers.clone },
     { code: LD_W_ABS, k: ARG0_LOW },

@@ -34,7 +34,7 @@ export function limitWrites(version: CgroupVersion, limits: SandboxLimits): Cgro
       { controller: 'memory', file: 'memory.memsw.limit_in_bytes', value: memory, optional: true },
       { controller: 'pids', file: 'pids.max', value: String(limits.pids) },
       { controller: 'cpu', file: 'cpu.cfs_period_us', value: String(CPU_PERIOD_US) },
-      ...withBurst('cpu.cfs_burst_us', { controller: 'cpu', file: 'cpu.cfs_quota_us', value: quota }),
+      ...withBurst('cpu.cfs_burst_us', { controller: 'cpu', file: 'cpu.cfs_quota_us', value: quota }, quota),
     ];
   }
   return [
@@ -54,7 +54,7 @@ export function limitWrites(version: CgroupVersion, limits: SandboxLimits): Cgro
  * so a reused cgroup's burst goes to 0 before its quota changes. Kernels
  * before 5.14 have no burst file: skipped.
  */
-function withBurst(file: string, quotaWrite: CgroupWrite, burst = quotaWrite.value): CgroupWrite[] {
+function withBurst(file: string, quotaWrite: CgroupWrite, burst: string): CgroupWrite[] {
   const burstWrite = (value: string): CgroupWrite => ({ controller: 'cpu', file, value, optional: true });
   return [burstWrite('0'), quotaWrite, burstWrite(burst)];
 }
