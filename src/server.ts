@@ -68,6 +68,12 @@ export interface Server {
 export interface StartOptions {
   /** A store opened by the caller (tests use one per PostgreSQL schema); closed with the server. */
   store?: Store;
+  /**
+   * bwrap sandboxes run as the server's own user, through a user namespace,
+   * even for a root server: `agenthost run` works in the caller's own
+   * directory, whose files must stay the caller's.
+   */
+  sandboxesAsServerUser?: boolean;
 }
 
 /** The SDK's bundled Claude Code binary, when its platform package is installed. */
@@ -100,7 +106,14 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
   const names: SandboxProviderName[] = [...(config.allowProcessProvider ? (['bwrap', 'process'] as const) : (['bwrap'] as const)), ...config.sandboxProviders];
   if (!names.includes(config.defaultProvider)) names.push(config.defaultProvider);
   for (const name of names) {
-    const provider = await createSandboxProvider(name, { runtimeDir, log, cgroupRoot: config.cgroupRoot, docker: { ...config.docker, readOnlyPaths: cliDirs(config.dataDir) } });
+    const provider = await createSandboxProvider(name, {
+      runtimeDir,
+      log,
+      cgroupRoot: config.cgroupRoot,
+      sandboxUid: config.sandboxUid,
+      ...(options.sandboxesAsServerUser ? { bwrapIdentity: 'user-namespace' as const } : {}),
+      docker: { ...config.docker, readOnlyPaths: cliDirs(config.dataDir) },
+    });
     try {
       await provider.check();
       providers.set(name, provider);

@@ -1,4 +1,4 @@
-import { cpSync } from 'node:fs';
+import { cpSync, statSync } from 'node:fs';
 import {
   query,
   type CanUseTool,
@@ -12,6 +12,7 @@ import {
   type SessionStore,
 } from '@anthropic-ai/claude-agent-sdk';
 import type { Logger } from '../logger.js';
+import { chownTree } from '../sandbox/ownership.js';
 import type { Sandbox } from '../sandbox/provider.js';
 import type { EventDraft, EventLog, SessionRef } from '../sessions/event-log.js';
 import type { Json, JsonObject } from '../store/store.js';
@@ -564,11 +565,15 @@ function noop(): void {}
  * directory under the server's temp dir and points CLAUDE_CONFIG_DIR there.
  * The sandbox cannot see the server's temp dir (nor should it: other
  * sessions' files live there), so the rebuilt files are copied into the
- * session's own config dir, which is what the sandbox mounts.
+ * session's own config dir, which is what the sandbox mounts. The copies
+ * become the config dir's owner's: a sandbox user other than the server's
+ * must be able to read and append to them.
  */
 export function adoptResumeDir(env: Record<string, string | undefined>, configDir: string): Record<string, string | undefined> {
   const dir = env.CLAUDE_CONFIG_DIR;
   if (!dir || dir === configDir) return env;
   cpSync(dir, configDir, { recursive: true, force: true });
+  const owner = statSync(configDir);
+  if (owner.uid !== process.getuid?.()) chownTree(configDir, owner.uid, owner.gid);
   return { ...env, CLAUDE_CONFIG_DIR: configDir };
 }

@@ -52,7 +52,8 @@ export async function run(argv: string[], config: Readonly<Config>): Promise<num
   }
 
   const log = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel });
-  const server = await startServer({ ...config, port: 0, host: '127.0.0.1' }, log);
+  // The sandbox writes in the caller's directory as the caller.
+  const server = await startServer({ ...config, port: 0, host: '127.0.0.1' }, log, { sandboxesAsServerUser: true });
   try {
     const { key, workspaceId } = await createApiKey(server.store, 'cli');
     const client = new Anthropic({ baseURL: server.url, apiKey: key, maxRetries: 0 });

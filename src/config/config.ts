@@ -65,6 +65,12 @@ export const configSchema = z
     AGENTHOST_ALLOW_PROCESS_PROVIDER: booleanFlag.default(false),
     /** Where sandboxes' cgroups are made: the cgroup mount (as root), or a cgroup v2 directory delegated to this user. */
     AGENTHOST_CGROUP_ROOT: z.string().startsWith('/', 'must be an absolute path').default('/sys/fs/cgroup'),
+    /**
+     * uid and gid of bwrap sandboxes' user: as root, the host user their
+     * processes run as (default 65536, an id no account owns); otherwise the
+     * id inside their user namespace (default 1000), mapped to the server's.
+     */
+    AGENTHOST_SANDBOX_UID: int(1, 4_294_967_294).optional(),
     /** When set, GET /metrics needs `Authorization: Bearer <token>`; unset, it is open (it carries no tenant data). */
     AGENTHOST_METRICS_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
     /** JSON file of model prices (USD per million tokens) and sandbox hourly rates per provider, over the defaults. */
@@ -157,6 +163,7 @@ export interface Config {
   docker: { host: string; image: string | undefined };
   allowProcessProvider: boolean;
   cgroupRoot: string;
+  sandboxUid: number | undefined;
   maxTurns: number;
   reaperIntervalMs: number;
   bodyLimit: number;
@@ -201,6 +208,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
     docker: Object.freeze({ host: c.AGENTHOST_DOCKER_HOST, image: c.AGENTHOST_DOCKER_IMAGE }),
     allowProcessProvider: c.AGENTHOST_ALLOW_PROCESS_PROVIDER || c.AGENTHOST_DEFAULT_PROVIDER === 'process',
     cgroupRoot: c.AGENTHOST_CGROUP_ROOT,
+    sandboxUid: c.AGENTHOST_SANDBOX_UID,
     maxTurns: c.AGENTHOST_MAX_TURNS,
     reaperIntervalMs: c.AGENTHOST_REAPER_INTERVAL_MS,
     bodyLimit: c.AGENTHOST_BODY_LIMIT,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -88,6 +88,8 @@ export interface ContractOptions {
   sleepsWith?: (token: string) => number[];
   /** Set when CPU time measured inside the sandbox does not show host throttling; the cpus test is skipped with it. */
   virtualCpuTime?: string;
+  /** Set when the sandbox's user is the server's own on the host (so root's, for a root server); that test is skipped with it. */
+  serverUid?: string;
   /** Set when the sandbox's system calls go to a kernel of its own, not under agenthost's seccomp policy; that test is skipped with it. */
   ownKernel?: string;
 }
@@ -348,6 +350,18 @@ export function runSandboxContract(name: string, makeProvider: MakeProvider, opt
       assert.equal(r.code, 0, r.stderr);
       assert.notEqual(r.stdout.trim(), '0');
     }, notIsolated);
+
+    test("isolation: a root server's sandbox is not root on the host either: its files are another uid's, and it holds no capabilities", async (t) => {
+      if (process.getuid?.() !== 0) return t.skip('the server does not run as root here');
+      const s = await newSandbox();
+      const r = await run(s, 'touch made-inside && grep -E "^Cap(Inh|Prm|Eff|Bnd|Amb):" /proc/self/status');
+      assert.equal(r.code, 0, r.stderr);
+      assert.notEqual(lstatSync(join(workspaceOf(s), 'made-inside')).uid, 0);
+      const caps = new Map(r.stdout.trim().split('\n').map((line) => line.split(/:\s+/) as [string, string]));
+      // gVisor's /proc has no CapAmb line.
+      for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd']) assert.match(caps.get(set) ?? '', /^0+$/, `${set} in ${r.stdout}`);
+      assert.match(caps.get('CapAmb') ?? '0', /^0+$/);
+    }, notIsolated ?? options.serverUid);
 
     test('isolation: writes outside the workspace, config, tmp and home dirs fail', async () => {
       const s = await newSandbox();

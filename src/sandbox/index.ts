@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.js';
+import type { SandboxIdentity } from './bwrap/args.js';
 import { BwrapProvider } from './bwrap/provider.js';
 import { GvisorProvider } from './gvisor/provider.js';
 import { ProcessProvider } from './process/provider.js';
@@ -20,6 +21,10 @@ export interface SandboxProviderOptions {
   log: Logger;
   /** Where sandboxes' cgroups are made (the cgroup mount, or a delegated v2 directory). Default /sys/fs/cgroup. */
   cgroupRoot?: string;
+  /** bwrap sandboxes' uid and gid (`BwrapProviderOptions.uid`); unset for the provider's default. */
+  sandboxUid?: number | undefined;
+  /** Who bwrap sandboxes' processes are (`BwrapProviderOptions.identity`); unset for the provider's default. */
+  bwrapIdentity?: SandboxIdentity;
   /** The docker provider's engine, image, and the host paths it mounts read-only (the Claude Code binaries). */
   docker?: { host: string; image: string | undefined; readOnlyPaths?: string[] };
 }
@@ -31,8 +36,14 @@ export interface SandboxProviderOptions {
  */
 export async function createSandboxProvider(name: SandboxProviderName, options: SandboxProviderOptions): Promise<SandboxProvider> {
   switch (name) {
-    case 'bwrap':
-      return new BwrapProvider(options);
+    case 'bwrap': {
+      const { sandboxUid, bwrapIdentity, ...rest } = options;
+      return new BwrapProvider({
+        ...rest,
+        ...(sandboxUid === undefined ? {} : { uid: sandboxUid, gid: sandboxUid }),
+        ...(bwrapIdentity ? { identity: bwrapIdentity } : {}),
+      });
+    }
     case 'process':
       return new ProcessProvider(options);
     case 'gvisor':

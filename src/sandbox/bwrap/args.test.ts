@@ -20,6 +20,7 @@ const layout: HostLayout = {
   socat: '/usr/bin/socat',
   setsid: '/usr/bin/setsid',
   sleep: '/usr/bin/sleep',
+  setpriv: '/usr/bin/setpriv',
 };
 
 function options(overrides: Partial<BwrapArgsOptions['request']> = {}): BwrapArgsOptions {
@@ -35,6 +36,7 @@ function options(overrides: Partial<BwrapArgsOptions['request']> = {}): BwrapArg
     readOnlyPaths: ['/opt/sdk'],
     homeHostDir: '/srv/agenthost/run/bwrap/sandboxes/sesn_1/home',
     homeDir: '/home/agent',
+    identity: 'user-namespace',
     uid: 1000,
     gid: 1000,
     hostname: 'sandbox',
@@ -68,6 +70,44 @@ describe('buildBwrapArgs', () => {
     assert.ok(indexOfPair(args, '--uid', '1000') >= 0);
     assert.ok(indexOfPair(args, '--gid', '1000') >= 0);
     assert.ok(!args.includes('--share-net'));
+  });
+
+  it('as a host user (a root server): no user namespace; setpriv drops the command to the uid, keeping no capability', () => {
+    const hostUser = buildBwrapArgs(spec, { ...options(), identity: 'host-user', uid: 65536, gid: 65536 });
+    for (const flag of ['--unshare-user', '--unshare-all', '--disable-userns', '--uid', '--gid']) assert.ok(!hostUser.options.includes(flag), flag);
+    for (const flag of ['--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup', '--die-with-parent']) {
+      assert.ok(hostUser.options.includes(flag), flag);
+    }
+    const caps = hostUser.options.flatMap((a, i) => (a === '--cap-drop' || a === '--cap-add' ? [`${a} ${hostUser.options[i + 1]}`] : []));
+    assert.deepEqual(caps, ['--cap-drop ALL', '--cap-add CAP_SETUID', '--cap-add CAP_SETGID', '--cap-add CAP_SETPCAP']);
+    assert.deepEqual(hostUser.command.slice(0, 11), [
+      '/usr/bin/setpriv', '--reuid=65536', '--regid=65536', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--',
+      '/bin/sh', '-c', command[2],
+    ]);
+    assert.deepEqual(hostUser.command.slice(11), command.slice(3));
+    assert.ok(indexOfPair(hostUser.options, '--seccomp', '5') >= 0, 'the filter covers setpriv and all after it');
+  });
+
+  it("makes each mount point's missing parents 0755 before mounting, and nothing inside a host bind", () => {
+    const made = args.flatMap((a, i) => (a === '--dir' ? [`${args[i - 1]} ${args[i + 1]}`] : []));
+    assert.deepEqual(made, [
+      '0755 /etc',
+      '0755 /var',
+      '0755 /opt',
+      '0755 /home',
+      '0755 /tmp/agenthost',
+      '0755 /srv',
+      '0755 /srv/agenthost',
+      '0755 /srv/agenthost/sessions',
+      '0755 /srv/agenthost/sessions/sesn_1',
+      '0755 /run',
+      '0755 /run/agenthost',
+    ]);
+    for (const [dir, mount] of [['/etc', '/etc/ssl'], ['/tmp/agenthost', spec.tmpDir], ['/run/agenthost', GATEWAY_SOCKET_INSIDE], ['/var', '/var/tmp']] as const) {
+      assert.ok(args.indexOf(dir) < args.lastIndexOf(mount), `${dir} before ${mount}`);
+    }
+    assert.ok(args.indexOf('/tmp/agenthost') > indexOfPair(args, '--tmpfs', '/tmp'), 'made in the private /tmp, not under it');
+    assert.deepEqual(args.slice(indexOfPair(args, '--tmpfs', '/tmp') - 2, indexOfPair(args, '--tmpfs', '/tmp')), ['--perms', '1777']);
   });
 
   it('binds read-write exactly the workspace, config, tmp and home dirs, at their paths', () => {

@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import type { SandboxSpec, SpawnRequest } from '../provider.js';
 
 /**
@@ -44,6 +45,41 @@ export interface HostLayout {
   socat: string;
   setsid: string;
   sleep: string;
+  setpriv: string;
+}
+
+/**
+ * Who a sandbox's processes are on the host.
+ * - `host-user` (a server running as root): bwrap makes no user namespace;
+ *   the command drops to `uid`/`gid` through setpriv before anything of the
+ *   sandbox runs. The processes are an unprivileged host user that owns
+ *   nothing but the sandbox's writable dirs, and the kernel's user-namespace
+ *   code is out of their reach.
+ * - `user-namespace` (any other server): a user namespace maps `uid` inside
+ *   to the server's own uid; bwrap needs no privilege.
+ */
+export type SandboxIdentity = 'host-user' | 'user-namespace';
+
+/** bwrap's namespace and privilege options for an identity (also used by the provider's trial sandbox). */
+export function identityArgs(identity: SandboxIdentity, uid: number, gid: number): string[] {
+  if (identity === 'user-namespace') {
+    // --unshare-user is explicit so a host without user namespaces fails
+    // instead of running the sandbox as root.
+    return ['--unshare-all', '--unshare-user', '--disable-userns', '--uid', String(uid), '--gid', String(gid), '--cap-drop', 'ALL'];
+  }
+  // Root's bwrap keeps just what setpriv needs to drop to the sandbox user
+  // (and to empty the bounding set); changing uid clears them all. New
+  // namespaces of any kind are the seccomp filter's to refuse.
+  return [
+    '--unshare-ipc', '--unshare-pid', '--unshare-net', '--unshare-uts', '--unshare-cgroup',
+    '--cap-drop', 'ALL', '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID', '--cap-add', 'CAP_SETPCAP',
+  ];
+}
+
+/** What runs the command as the sandbox user: nothing for a user namespace (bwrap switched already). */
+export function dropToUser(identity: SandboxIdentity, layout: HostLayout, uid: number, gid: number): string[] {
+  if (identity === 'user-namespace') return [];
+  return [layout.setpriv, `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--'];
 }
 
 export interface BwrapArgsOptions {
@@ -54,6 +90,8 @@ export interface BwrapArgsOptions {
   /** Host directory bound read-write at `homeDir`. */
   homeHostDir: string;
   homeDir: string;
+  identity: SandboxIdentity;
+  /** The sandbox user: inside (and, for `host-user`, on the host). */
   uid: number;
   gid: number;
   hostname: string;
@@ -112,6 +150,43 @@ function byDepth(paths: string[]): string[] {
 }
 
 /**
+ * The directories above mount points. bwrap makes those it needs itself, but
+ * as root it makes them 0700, out of the sandbox user's reach; so each
+ * parent not yet there is made first with `--dir`, 0755. Nothing is made
+ * inside a host bind (that would write to the host): those parents exist.
+ */
+class MountTree {
+  private readonly made = new Set(['/']);
+  private readonly hostBinds: string[] = [];
+
+  bind(flag: '--bind' | '--ro-bind' | '--ro-bind-try', source: string, dest: string): string[] {
+    const parents = this.parents(dest);
+    this.hostBinds.push(dest);
+    return [...parents, flag, source, dest];
+  }
+
+  /** A filesystem of bwrap's own (`--tmpfs`, `--proc`, ...): `op` ends with its mount point. */
+  filesystem(...op: string[]): string[] {
+    const dest = op.at(-1)!;
+    const parents = this.parents(dest);
+    this.made.add(dest);
+    return [...parents, ...op];
+  }
+
+  symlink(target: string, dest: string): string[] {
+    return [...this.parents(dest), '--symlink', target, dest];
+  }
+
+  private parents(dest: string): string[] {
+    const missing: string[] = [];
+    const inHostBind = (p: string): boolean => this.hostBinds.some((b) => p === b || p.startsWith(`${b}/`));
+    for (let p = posix.dirname(dest); !this.made.has(p) && !inHostBind(p); p = posix.dirname(p)) missing.unshift(p);
+    for (const p of missing) this.made.add(p);
+    return missing.flatMap((p) => ['--perms', '0755', '--dir', p]);
+  }
+}
+
+/**
  * bwrap's options and the command line it runs. They are split because the
  * options go through a pipe (`--args FD`: they hold the environment, and a
  * command line is readable by anyone through /proc) while bwrap only takes
@@ -130,44 +205,39 @@ export function buildBwrapArgs(spec: SandboxSpec, options: BwrapArgsOptions): Bw
       throw new Error(`environment variable ${JSON.stringify(key)} cannot be passed to a process`);
     }
   }
+  const tree = new MountTree();
   const args: string[] = [
-    // Namespaces. --unshare-user is explicit so a host without user
-    // namespaces fails instead of running the sandbox as root.
-    '--unshare-all',
-    '--unshare-user',
-    '--disable-userns',
+    ...identityArgs(options.identity, options.uid, options.gid),
     '--die-with-parent',
     '--new-session',
-    '--uid', String(options.uid),
-    '--gid', String(options.gid),
     '--hostname', options.hostname,
-    '--cap-drop', 'ALL',
     // Read-only system.
-    '--ro-bind', '/usr', '/usr',
+    ...tree.bind('--ro-bind', '/usr', '/usr'),
   ];
   for (const entry of layout.rootEntries) {
-    if (entry.symlinkTarget !== undefined) args.push('--symlink', entry.symlinkTarget, entry.path);
-    else args.push('--ro-bind', entry.path, entry.path);
+    if (entry.symlinkTarget !== undefined) args.push(...tree.symlink(entry.symlinkTarget, entry.path));
+    else args.push(...tree.bind('--ro-bind', entry.path, entry.path));
   }
-  for (const path of layout.etcPaths) args.push('--ro-bind-try', path, path);
+  for (const path of layout.etcPaths) args.push(...tree.bind('--ro-bind-try', path, path));
   for (const name of ['passwd', 'group', 'hosts', 'hostname']) {
-    args.push('--ro-bind', `${layout.generatedEtcDir}/${name}`, `/etc/${name}`);
+    args.push(...tree.bind('--ro-bind', `${layout.generatedEtcDir}/${name}`, `/etc/${name}`));
   }
   // tmpfs pages are memory: sized, and charged to the sandbox's memory cgroup.
   const size = options.tmpfsBytes === undefined ? [] : ['--size', String(options.tmpfsBytes)];
   args.push(
-    '--proc', '/proc',
-    '--dev', '/dev',
-    ...size, '--tmpfs', '/dev/shm',
-    ...size, '--tmpfs', '/tmp',
-    '--symlink', '/tmp', '/var/tmp',
+    ...tree.filesystem('--proc', '/proc'),
+    ...tree.filesystem('--dev', '/dev'),
+    // Sticky and world-writable, as on any host: a root bwrap would make them root's 0755.
+    ...tree.filesystem('--perms', '1777', ...size, '--tmpfs', '/dev/shm'),
+    ...tree.filesystem('--perms', '1777', ...size, '--tmpfs', '/tmp'),
+    ...tree.symlink('/tmp', '/var/tmp'),
   );
-  for (const path of byDepth(options.readOnlyPaths)) args.push('--ro-bind', path, path);
-  args.push('--bind', options.homeHostDir, options.homeDir);
-  for (const path of byDepth([spec.workspaceDir, spec.configDir, spec.tmpDir])) args.push('--bind', path, path);
+  for (const path of byDepth(options.readOnlyPaths)) args.push(...tree.bind('--ro-bind', path, path));
+  args.push(...tree.bind('--bind', options.homeHostDir, options.homeDir));
+  for (const path of byDepth([spec.workspaceDir, spec.configDir, spec.tmpDir])) args.push(...tree.bind('--bind', path, path));
   args.push(
-    '--ro-bind', spec.gatewaySocket, GATEWAY_SOCKET_INSIDE,
-    ...(spec.egressSocket ? ['--ro-bind', spec.egressSocket, EGRESS_SOCKET_INSIDE] : []),
+    ...tree.bind('--ro-bind', spec.gatewaySocket, GATEWAY_SOCKET_INSIDE),
+    ...(spec.egressSocket ? tree.bind('--ro-bind', spec.egressSocket, EGRESS_SOCKET_INSIDE) : []),
     '--remount-ro', '/',
     '--chdir', request.cwd,
     '--info-fd', String(options.infoFd),
@@ -184,6 +254,7 @@ export function buildBwrapArgs(spec: SandboxSpec, options: BwrapArgsOptions): Bw
   return {
     options: args,
     command: [
+      ...dropToUser(options.identity, layout, options.uid, options.gid),
       '/bin/sh', '-c', startupScript(layout, request.env.PWD, egress.length > 0, request.env.HOME !== undefined), 'agenthost-sandbox',
       String(port), hex(port), GATEWAY_SOCKET_INSIDE, ...egress,
       request.command, ...request.args,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -76,6 +76,8 @@ describe('bwrap: the real Claude Code CLI', () => {
     }
     if (!claude) unavailable = `no Claude Code binary for ${process.platform}-${process.arch} in node_modules`;
     await new Promise<void>((r) => server.listen(join(base, 'model.sock'), r));
+    // As the real gateway does: the sandbox user may be another uid; the token guards the socket.
+    chmodSync(join(base, 'model.sock'), 0o666);
   });
 
   after(async () => {

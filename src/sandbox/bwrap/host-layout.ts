@@ -54,7 +54,7 @@ function findTool(name: string): string {
     const path = join(dir, name);
     if (existsSync(path)) return path;
   }
-  const pkg = name === 'setsid' ? 'util-linux' : name === 'sleep' ? 'coreutils' : name;
+  const pkg = name === 'setsid' || name === 'setpriv' ? 'util-linux' : name === 'sleep' ? 'coreutils' : name;
   throw new SandboxUnavailableError(`bwrap sandbox needs ${name} on the host (apt-get install ${pkg})`);
 }
 
@@ -87,6 +87,7 @@ export function readHostLayout(generatedEtcDir: string): HostLayout {
     socat: findTool('socat'),
     setsid: findTool('setsid'),
     sleep: findTool('sleep'),
+    setpriv: findTool('setpriv'),
   };
 }
 

@@ -12,6 +12,12 @@ import { BwrapProvider } from './provider.js';
 
 runSandboxContract('bwrap', ({ runtimeDir }) => new BwrapProvider({ runtimeDir, log: silentLogger() }), { isolated: true });
 
+// How a server that is not root runs them; here, as root, the user namespace maps the sandbox user to root.
+runSandboxContract('bwrap (user namespace)', ({ runtimeDir }) => new BwrapProvider({ runtimeDir, log: silentLogger(), identity: 'user-namespace' }), {
+  isolated: true,
+  serverUid: 'in a user namespace the sandbox user is the server\'s own uid on the host',
+});
+
 describe('bwrap: when the server is SIGKILLed', () => {
   it('nothing in its sandboxes survives, and a restarted server finds and removes the leftover', async (t) => {
     const runtimeDir = mkdtempSync(join(tmpdir(), 'ahsb-run-'));

@@ -5,10 +5,11 @@ import { promisify } from 'node:util';
 import type { Logger } from '../../logger.js';
 import { SandboxUnavailableError, type Sandbox, type SandboxInfo, type SandboxProvider, type SandboxSpec } from '../provider.js';
 import { HostLimits } from '../host-limits.js';
+import { chownTree } from '../ownership.js';
 import { SandboxRegistry } from '../registry.js';
 import { compileBpf } from '../seccomp.js';
 import { MAX_LINE_BYTES } from '../tracked-process.js';
-import type { HostLayout } from './args.js';
+import { dropToUser, identityArgs, type HostLayout, type SandboxIdentity } from './args.js';
 import { readHostLayout, writeGeneratedEtc } from './host-layout.js';
 import { BwrapSandbox } from './sandbox.js';
 
@@ -18,7 +19,15 @@ export interface BwrapProviderOptions {
   /** Provider-owned state: the sandbox registry, generated /etc files, each sandbox's home. */
   runtimeDir: string;
   log: Logger;
-  /** The sandbox user inside (the Claude CLI refuses bypassPermissions as root). Default 1000. */
+  /**
+   * Who sandboxes' processes are (`args.ts` says how): `host-user` by default
+   * when the server runs as root, else `user-namespace`.
+   */
+  identity?: SandboxIdentity;
+  /**
+   * The sandbox user (the Claude CLI refuses bypassPermissions as root).
+   * Default: `SANDBOX_HOST_UID` for `host-user`, 1000 inside a user namespace.
+   */
   uid?: number;
   gid?: number;
   /** Loopback port inside each sandbox where the model gateway is bridged. Default 4747. */
@@ -48,6 +57,13 @@ function runTrial(bwrap: string, args: string[], input: Buffer): Promise<{ code:
   });
 }
 
+/**
+ * The host uid and gid of `host-user` sandboxes: above the 16-bit ids
+ * distributions give accounts and below where /etc/subuid ranges start
+ * (100000), so no account and no rootless container owns it.
+ */
+export const SANDBOX_HOST_UID = 65536;
+
 /** HOME inside every bwrap sandbox; backed by <runtimeDir>/bwrap/sandboxes/<id>/home. */
 export const BWRAP_HOME = '/home/agent';
 
@@ -63,6 +79,7 @@ export class BwrapProvider implements SandboxProvider {
   private readonly registry: SandboxRegistry;
   private readonly live = new Map<string, BwrapSandbox>();
   private layout: HostLayout | undefined;
+  private readonly identity: SandboxIdentity;
   private readonly uid: number;
   private readonly gid: number;
   private readonly bwrapPath: string;
@@ -70,8 +87,10 @@ export class BwrapProvider implements SandboxProvider {
 
   constructor(private readonly options: BwrapProviderOptions) {
     this.registry = new SandboxRegistry(options.runtimeDir, this.name);
-    this.uid = options.uid ?? 1000;
-    this.gid = options.gid ?? 1000;
+    this.identity = options.identity ?? (process.getuid?.() === 0 ? 'host-user' : 'user-namespace');
+    const uid = this.identity === 'host-user' ? SANDBOX_HOST_UID : 1000;
+    this.uid = options.uid ?? uid;
+    this.gid = options.gid ?? options.uid ?? uid;
     this.bwrapPath = options.bwrapPath ?? 'bwrap';
   }
 
@@ -104,15 +123,14 @@ export class BwrapProvider implements SandboxProvider {
       );
     }
     const layout = this.hostLayout();
-    const trial = ['--unshare-all', '--unshare-user', '--disable-userns', '--die-with-parent', '--new-session'];
-    trial.push('--uid', String(this.uid), '--gid', String(this.gid), '--ro-bind', '/usr', '/usr');
+    const trial = [...identityArgs(this.identity, this.uid, this.gid), '--die-with-parent', '--new-session', '--ro-bind', '/usr', '/usr'];
     for (const e of layout.rootEntries) {
       if (e.symlinkTarget !== undefined) trial.push('--symlink', e.symlinkTarget, e.path);
       else trial.push('--ro-bind', e.path, e.path);
     }
     // The filter comes on stdin (read to its end before the command starts); the command must run under it (mode 2).
     const underFilter = 'while read -r key value; do [ "$key" = Seccomp: ] && [ "$value" = 2 ] && exit 0; done < /proc/self/status; exit 3';
-    trial.push('--proc', '/proc', '--dev', '/dev', '--seccomp', '0', '--', '/bin/sh', '-c', underFilter);
+    trial.push('--proc', '/proc', '--dev', '/dev', '--seccomp', '0', '--', ...dropToUser(this.identity, layout, this.uid, this.gid), '/bin/sh', '-c', underFilter);
     const result = await runTrial(this.bwrapPath, trial, this.seccompFilter());
     if (result.code === 0) return;
     const stderr = result.stderr.trim();
@@ -131,6 +149,8 @@ export class BwrapProvider implements SandboxProvider {
     const dir = await this.registry.register(spec.id, spec.workspaceId, this.name, grace);
     const homeHostDir = join(dir, 'home');
     mkdirSync(homeHostDir, { recursive: true, mode: 0o700 });
+    // A host-user sandbox writes as its own uid: the writable dirs become its.
+    if (this.identity === 'host-user') for (const d of [spec.workspaceDir, spec.configDir, spec.tmpDir, homeHostDir]) chownTree(d, this.uid, this.gid);
     let limits: HostLimits | undefined;
     if (spec.limits) {
       try {
@@ -158,6 +178,7 @@ export class BwrapProvider implements SandboxProvider {
         registry: this.registry,
         homeHostDir,
         homeDir: BWRAP_HOME,
+        identity: this.identity,
         uid: this.uid,
         gid: this.gid,
         gatewayPort: this.options.gatewayPort ?? 4747,

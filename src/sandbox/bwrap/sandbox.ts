@@ -8,7 +8,7 @@ import type { Sandbox, SandboxSpec, SpawnRequest } from '../provider.js';
 import type { SandboxRegistry } from '../registry.js';
 import { TrackedProcess } from '../tracked-process.js';
 import { commandLine, exePath } from '../watchdog.js';
-import { buildBwrapArgs, type HostLayout } from './args.js';
+import { buildBwrapArgs, type HostLayout, type SandboxIdentity } from './args.js';
 import { resolveCommand } from './host-layout.js';
 
 /** The I/O half of a bwrap sandbox: one bwrap per spawned process, all sharing the sandbox's mounts. */
@@ -19,6 +19,7 @@ export interface BwrapSandboxConfig {
   registry: SandboxRegistry;
   homeHostDir: string;
   homeDir: string;
+  identity: SandboxIdentity;
   uid: number;
   gid: number;
   gatewayPort: number;
@@ -74,6 +75,7 @@ export class BwrapSandbox implements Sandbox {
       readOnlyPaths: [...config.readOnlyPaths, ...resolved.readOnlyPaths],
       homeHostDir: config.homeHostDir,
       homeDir: config.homeDir,
+      identity: config.identity,
       uid: config.uid,
       gid: config.gid,
       hostname: 'sandbox',

@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import Docker from 'dockerode';
 import type { Logger } from '../../logger.js';
-import { chownTree } from '../gvisor/provider.js';
+import { chownTree } from '../ownership.js';
 import { isSameProcess, readProcStat } from '../host-processes.js';
 import { SandboxUnavailableError, SandboxUnsupportedError, type Sandbox, type SandboxInfo, type SandboxProvider, type SandboxSpec } from '../provider.js';
 import { MAX_LINE_BYTES } from '../tracked-process.js';

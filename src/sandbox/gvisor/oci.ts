@@ -67,6 +67,8 @@ export function buildOciSpec(spec: SandboxSpec, o: OciOptions): Record<string, u
     readOnlyPaths: [],
     homeHostDir: o.homeHostDir,
     homeDir: o.homeDir,
+    // runsc starts the command as the spec's user.
+    identity: 'user-namespace',
     uid: o.uid,
     gid: o.gid,
     hostname: o.hostname,

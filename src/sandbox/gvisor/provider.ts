@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { chownSync, lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownTree } from '../ownership.js';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from '../../logger.js';
@@ -195,14 +196,4 @@ export class GvisorProvider implements SandboxProvider {
     }
     await HostLimits.destroyLeftover({ provider: this.name, runtimeDir: this.options.runtimeDir, cgroupRoot: this.options.cgroupRoot ?? '/sys/fs/cgroup', id });
   }
-}
-
-/** Gives `dir` and everything under it to uid:gid, skipping what already is theirs. Symlinks are not followed. */
-export function chownTree(dir: string, uid: number, gid: number): void {
-  const visit = (path: string): void => {
-    const st = lstatSync(path);
-    if (st.uid !== uid || st.gid !== gid) chownSync(path, uid, gid);
-    if (st.isDirectory()) for (const name of readdirSync(path)) visit(join(path, name));
-  };
-  visit(dir);
 }
