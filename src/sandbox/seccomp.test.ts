@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compileBpf, DENIED_SYSCALLS, dockerProfile } from './seccomp.js';
+import { compileBpf, DENIED_SYSCALLS, ociProfile } from './seccomp.js';
 
 const X86_64 = 0xc000003e;
 const I386 = 0x40000003;
@@ -66,7 +66,7 @@ describe('seccomp policy', () => {
   });
 
   it('gives engines the same names', () => {
-    const profile = dockerProfile();
+    const profile = ociProfile();
     assert.deepEqual(new Set(profile.syscalls[0]!.names), new Set([...DENIED_SYSCALLS, 'umount']));
     assert.deepEqual(profile.syscalls[1], { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 });
   });

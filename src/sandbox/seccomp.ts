@@ -4,10 +4,10 @@
  * flag; clone3 is ENOSYS so libc falls back to clone, whose flags a filter can
  * read), no mounts or chroot, no ptrace, and none of the kernel interfaces
  * unprivileged code most often attacks (keyrings, bpf, userfaultfd, perf
- * events, io_uring). One policy, in two forms: an OCI/Docker profile for
- * engines (`dockerProfile`), and a classic BPF program for bubblewrap's
- * `--seccomp` (`compileBpf`). A denied call fails with EPERM, so a program
- * can fall back and the agent reads why.
+ * events, io_uring). One policy, in two forms: an OCI profile for the
+ * docker provider's engine and for gVisor (`ociProfile`), and a classic BPF
+ * program for bubblewrap's `--seccomp` (`compileBpf`). A denied call fails
+ * with EPERM, so a program can fall back and the agent reads why.
  */
 
 export const DENIED_SYSCALLS = [
@@ -23,8 +23,8 @@ const CLONE_NEW_FLAGS = [0x20000, 0x2000000, 0x4000000, 0x8000000, 0x10000000, 0
 const EPERM = 1;
 const ENOSYS = 38;
 
-/** As Docker's API takes it (Podman's takes the same JSON from a file). */
-export function dockerProfile() {
+/** The OCI profile format: Docker's API takes it as JSON, Podman's from a file, runsc from the OCI spec. */
+export function ociProfile() {
   return {
     defaultAction: 'SCMP_ACT_ALLOW',
     architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32', 'SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'],

@@ -1,7 +1,7 @@
 import type { ContainerCreateOptions } from 'dockerode';
 import { EGRESS_SOCKET_INSIDE, GATEWAY_SOCKET_INSIDE, proxyEnv, shellQuote } from '../bwrap/args.js';
 import type { SandboxSpec, SpawnRequest } from '../provider.js';
-import { dockerProfile } from '../seccomp.js';
+import { ociProfile } from '../seccomp.js';
 
 /**
  * The container of one docker sandbox and the exec of each process in it.
@@ -37,7 +37,7 @@ export const RUN_DIR_INSIDE = '/run/agenthost';
  * --disable-userns do (`../seccomp.ts`). Podman's default profile allows
  * user namespaces, which is why agenthost passes its own.
  */
-export const SECCOMP_PROFILE = dockerProfile();
+export const SECCOMP_PROFILE = ociProfile();
 
 export interface ContainerOptions {
   image: string;

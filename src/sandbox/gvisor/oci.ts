@@ -1,6 +1,7 @@
 import type { HostLayout } from '../bwrap/args.js';
 import { buildBwrapArgs, EGRESS_SOCKET_INSIDE, GATEWAY_SOCKET_INSIDE, proxyEnv } from '../bwrap/args.js';
 import type { SandboxSpec, SpawnRequest } from '../provider.js';
+import { ociProfile } from '../seccomp.js';
 
 /**
  * The OCI runtime spec (config.json) of one process in a gVisor sandbox.
@@ -41,18 +42,17 @@ interface Mount {
 }
 
 /**
- * Inside gVisor, as bwrap's --disable-userns does on the host: no
- * unshare or setns, no mounts, no chroot, no ptrace. gVisor would confine
- * them to its own kernel anyway; refusing them keeps the surface small.
- * clone and clone3 stay allowed (Bun aborts when clone3 is refused), so a
- * namespace made by clone stays possible, inside gVisor's kernel.
+ * agenthost's policy (`../seccomp.ts`), applied inside gVisor: its kernel
+ * would confine these calls anyway; refusing them keeps the surface small.
+ * Every refusal is EPERM here (runsc does not take errnoRet), and Bun aborts
+ * when clone3 fails with EPERM, so clone3 stays allowed: a namespace made
+ * through it is gVisor's own, as any is in there.
  */
-const NO_NEW_NAMESPACES = {
-  defaultAction: 'SCMP_ACT_ALLOW',
+const profile = ociProfile();
+const GVISOR_SECCOMP = {
+  ...profile,
   architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_AARCH64'],
-  syscalls: [
-    { names: ['unshare', 'setns', 'mount', 'umount2', 'pivot_root', 'chroot', 'ptrace', 'move_mount', 'open_tree', 'fsopen', 'fsmount'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 },
-  ],
+  syscalls: profile.syscalls.filter((rule) => !rule.names.includes('clone3')),
 };
 
 const byDepth = (paths: string[]): string[] =>
@@ -117,7 +117,7 @@ export function buildOciSpec(spec: SandboxSpec, o: OciOptions): Record<string, u
     mounts,
     linux: {
       namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
-      seccomp: NO_NEW_NAMESPACES,
+      seccomp: GVISOR_SECCOMP,
       maskedPaths: ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/sys/firmware'],
       readonlyPaths: ['/proc/sys', '/proc/sysrq-trigger', '/proc/irq', '/proc/bus'],
     },

@@ -45,7 +45,7 @@ runSandboxContract(
     isolated: true,
     sleepsWith,
     virtualCpuTime: "gVisor's own CPU accounting inside does not see the host cgroup's throttling; the quota is the host cgroup's cpu.cfs_quota_us, as for bwrap",
-    ownKernel: "gVisor's kernel answers the sandbox's system calls under its own OCI seccomp profile (src/sandbox/gvisor/oci.ts)",
+    clone3Allowed: "gVisor's clone3 stays allowed: Bun aborts when it fails with EPERM, and runsc refuses with nothing else (src/sandbox/gvisor/oci.ts)",
   },
 );
 
