@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -221,6 +222,11 @@ describe('bin/agenthost', { timeout: 300_000 }, () => {
     const noDir = await runCli(['run', 'do it', '--dir', join(tmp, 'missing-dir')], { AGENTHOST_DATA_DIR: dataDir });
     assert.equal(noDir.code, 1);
     assert.match(noDir.stderr, /not a directory: .*missing-dir/);
+    const before = statSync(tmp);
+    const otherUser = await runCli(['run', 'do it', '--dir', tmp], { AGENTHOST_DATA_DIR: dataDir, AGENTHOST_DEFAULT_PROVIDER: 'gvisor' });
+    assert.equal(otherUser.code, 1);
+    assert.match(otherUser.stderr, /a gvisor sandbox would write as uid 1000.*AGENTHOST_DEFAULT_PROVIDER=bwrap/s);
+    assert.equal(statSync(tmp).uid, before.uid);
     const badName = await runCli(['keys', 'create', '--workspace', 'no spaces!'], { AGENTHOST_DATA_DIR: dataDir });
     assert.equal(badName.code, 1);
     assert.match(badName.stderr, /workspace names are/);

@@ -50,6 +50,14 @@ export async function run(argv: string[], config: Readonly<Config>): Promise<num
     process.stderr.write(`not a directory: ${dir}\n`);
     return 1;
   }
+  // gVisor and Docker sandboxes write as uid 1000, and take the workspace for it.
+  if (config.defaultProvider === 'gvisor' || config.defaultProvider === 'docker') {
+    process.stderr.write(
+      `agenthost run works in ${dir} as you; a ${config.defaultProvider} sandbox would write as uid 1000 and take the directory's ` +
+        'files for that user. Run it with AGENTHOST_DEFAULT_PROVIDER=bwrap.\n',
+    );
+    return 1;
+  }
 
   const log = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel });
   // The sandbox writes in the caller's directory as the caller.
