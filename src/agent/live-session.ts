@@ -12,7 +12,7 @@ import {
   type SessionStore,
 } from '@anthropic-ai/claude-agent-sdk';
 import type { Logger } from '../logger.js';
-import { chownTree } from '../sandbox/ownership.js';
+import { chownTreeSync } from '../sandbox/ownership.js';
 import type { Sandbox } from '../sandbox/provider.js';
 import type { EventDraft, EventLog, SessionRef } from '../sessions/event-log.js';
 import type { Json, JsonObject } from '../store/store.js';
@@ -574,6 +574,6 @@ export function adoptResumeDir(env: Record<string, string | undefined>, configDi
   if (!dir || dir === configDir) return env;
   cpSync(dir, configDir, { recursive: true, force: true });
   const owner = statSync(configDir);
-  if (owner.uid !== process.getuid?.()) chownTree(configDir, owner.uid, owner.gid);
+  if (owner.uid !== process.getuid?.()) chownTreeSync([configDir], owner.uid, owner.gid);
   return { ...env, CLAUDE_CONFIG_DIR: configDir };
 }

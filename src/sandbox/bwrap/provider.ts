@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { chownSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from '../../logger.js';
@@ -146,11 +146,13 @@ export class BwrapProvider implements SandboxProvider {
     if (this.live.has(spec.id)) throw new Error(`sandbox ${spec.id} already exists; destroy it first`);
     const layout = this.hostLayout();
     const grace = this.options.killGraceMs ?? 2_000;
+    // A host-user sandbox writes as its own uid: the writable dirs become its.
+    const hostUser = this.identity === 'host-user';
+    if (hostUser) await chownTree([spec.workspaceDir, spec.configDir, spec.tmpDir], this.uid, this.gid);
     const dir = await this.registry.register(spec.id, spec.workspaceId, this.name, grace);
     const homeHostDir = join(dir, 'home');
     mkdirSync(homeHostDir, { recursive: true, mode: 0o700 });
-    // A host-user sandbox writes as its own uid: the writable dirs become its.
-    if (this.identity === 'host-user') for (const d of [spec.workspaceDir, spec.configDir, spec.tmpDir, homeHostDir]) chownTree(d, this.uid, this.gid);
+    if (hostUser) chownSync(homeHostDir, this.uid, this.gid);
     let limits: HostLimits | undefined;
     if (spec.limits) {
       try {

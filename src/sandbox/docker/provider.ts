@@ -132,7 +132,7 @@ export class DockerProvider implements SandboxProvider {
     mkdirSync(homeHostDir, { recursive: true, mode: 0o700 });
     const self = process.getuid?.();
     // The user inside writes the bind-mounted directories as its own uid.
-    if (self === 0 && this.uid !== 0) for (const d of [spec.workspaceDir, spec.configDir, spec.tmpDir, homeHostDir]) chownTree(d, this.uid, this.gid);
+    if (self === 0 && this.uid !== 0) await chownTree([spec.workspaceDir, spec.configDir, spec.tmpDir, homeHostDir], this.uid, this.gid);
     const readOnlyPaths = (this.options.readOnlyPaths ?? []).filter((p) => existsSync(p)).map((p) => realpathSync(p));
     const log = this.options.log.child({ sandboxId: spec.id, provider: this.name });
     let container: Docker.Container | undefined;

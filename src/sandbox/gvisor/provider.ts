@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { chownTree } from '../ownership.js';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -119,11 +119,12 @@ export class GvisorProvider implements SandboxProvider {
     if (this.live.has(spec.id)) throw new Error(`sandbox ${spec.id} already exists; destroy it first`);
     const layout = this.hostLayout();
     const grace = this.options.killGraceMs ?? 2_000;
+    // gVisor checks permissions itself, as uid 1000: the writable dirs must be that user's.
+    await chownTree([spec.workspaceDir, spec.configDir, spec.tmpDir], this.uid, this.gid);
     const dir = await this.registry.register(spec.id, spec.workspaceId, this.name, grace);
     const homeHostDir = join(dir, 'home');
     mkdirSync(homeHostDir, { recursive: true, mode: 0o700 });
-    // gVisor checks permissions itself, as uid 1000: the writable dirs must be that user's.
-    for (const d of [spec.workspaceDir, spec.configDir, spec.tmpDir, homeHostDir]) chownTree(d, this.uid, this.gid);
+    chownSync(homeHostDir, this.uid, this.gid);
     const log = this.options.log.child({ sandboxId: spec.id, provider: this.name });
     let tools: GvisorTools | undefined;
     let limits: HostLimits | undefined;
