@@ -1,4 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 /**
  * Gives `dirs` and everything under them to uid:gid, with GNU `chown -R`:
@@ -11,14 +12,32 @@ import { execFile, execFileSync } from 'node:child_process';
 export function chownTree(dirs: string[], uid: number, gid: number): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile('chown', chownArgs(dirs, uid, gid), { env: {} }, (error, _stdout, stderr) =>
-      error ? reject(new Error(`could not hand ${dirs.join(', ')} to ${uid}:${gid}: ${stderr.trim() || error.message}`)) : resolve(),
+      error && !onlyVanished(dirs, stderr) ? reject(failure(dirs, uid, gid, stderr || error.message)) : resolve(),
     );
   });
 }
 
 /** `chownTree` for a small tree where the caller cannot wait (it blocks while chown runs). */
 export function chownTreeSync(dirs: string[], uid: number, gid: number): void {
-  execFileSync('chown', chownArgs(dirs, uid, gid), { env: {}, stdio: ['ignore', 'ignore', 'pipe'] });
+  try {
+    execFileSync('chown', chownArgs(dirs, uid, gid), { env: {}, stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (error) {
+    const stderr = String((error as { stderr?: unknown }).stderr ?? '');
+    if (!onlyVanished(dirs, stderr)) throw failure(dirs, uid, gid, stderr || (error as Error).message);
+  }
+}
+
+/**
+ * Entries deleted while the walk ran (a sandbox sharing the workspace is at
+ * work) are no failure; the directories asked for must still be there.
+ */
+function onlyVanished(dirs: string[], stderr: string): boolean {
+  const lines = stderr.trim().split('\n').filter(Boolean);
+  return lines.length > 0 && lines.every((l) => /No such file or directory$/.test(l)) && dirs.every((d) => existsSync(d));
+}
+
+function failure(dirs: string[], uid: number, gid: number, reason: string): Error {
+  return new Error(`could not hand ${dirs.join(', ')} to ${uid}:${gid}: ${reason.trim()}`);
 }
 
 function chownArgs(dirs: string[], uid: number, gid: number): string[] {
