@@ -479,7 +479,8 @@ export function runSandboxContract(name: string, makeProvider: MakeProvider, opt
       proc.kill('SIGKILL');
       await result;
       assert.match(events.find((e) => e.kind === 'pids')!.message, /limit of 64 processes/);
-      assert.equal((await run(s, 'echo still-here')).stdout, 'still-here\n');
+      const after = await run(s, 'echo still-here');
+      assert.equal(after.stdout, 'still-here\n', JSON.stringify(after));
     }, noLimits);
 
     test('limits: one file larger than the disk limit is refused', async () => {

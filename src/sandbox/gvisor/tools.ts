@@ -80,11 +80,16 @@ export class GvisorTools {
     }
   }
 
-  /** Kills every tool of every container now (fork bomb, disk full), in rounds while new ones appear. */
-  async killAll(): Promise<void> {
+  /**
+   * Kills every tool of `containers` (default: those running now) in rounds
+   * while new ones appear: a fork bomb's (one container), a disk fill's (all).
+   * A container started meanwhile is not one of them: its start-up would
+   * look like tools.
+   */
+  async killAll(containers = this.o.containers()): Promise<void> {
     for (let round = 0; round < 10; round++) {
       let found = 0;
-      for (const container of this.o.containers()) {
+      for (const container of containers) {
         const tools = GvisorTools.tools(await runscPs(this.o.runsc, container).catch(() => []));
         found += tools.length;
         await this.kill(container, tools.map((t) => t.pid));
@@ -118,7 +123,7 @@ export class GvisorTools {
             kind: 'pids',
             message: `the sandbox reached its limit of ${this.o.pids} processes (config.sandbox.pids): further processes were refused and its tool processes were killed`,
           });
-          await this.killAll();
+          await this.killAll([container]);
           continue;
         }
         if (this.o.timeoutS === null) continue;
