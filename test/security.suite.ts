@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { PassThrough } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
@@ -313,6 +314,9 @@ for (const provider of (['bwrap', 'gvisor', 'docker'] as const).filter((p) => !o
         // second and must finish; both end on the repeating last step.
         model.setScript([{ ...bash(command), match: 'abuse' }, { ...bash('echo neighbor-ok'), match: 'neighbor' }, { when: 'tools', text: 'done', repeat: true }]);
         let worst = 0;
+        // The server runs in this process: a stall of its event loop shows here, whatever /healthz saw.
+        const loop = monitorEventLoopDelay({ resolution: 10 });
+        loop.enable();
         let polling = true;
         const poller = (async () => {
           while (polling) {
@@ -329,6 +333,7 @@ for (const provider of (['bwrap', 'gvisor', 'docker'] as const).filter((p) => !o
         const { sessionId } = await abuse;
         polling = false;
         await poller;
+        loop.disable();
         // A limit's report may land just after the turn ended.
         await new Promise((res2) => setTimeout(res2, 2_000));
         const events = (await client.beta.sessions.events.list(sessionId, { limit: 1000 } as never)).data as unknown as AnyEvent[];
@@ -339,7 +344,7 @@ for (const provider of (['bwrap', 'gvisor', 'docker'] as const).filter((p) => !o
         if (worst > HEALTH_BUDGET_MS) r.succeeded.push(`${name}: /healthz took ${Math.round(worst)} ms`);
         if (!neighborOk) r.succeeded.push(`${name}: a neighbouring session failed`);
         if (!reported) r.succeeded.push(`${name}: not contained or not reported (${errors.join(' | ').slice(0, 300)}; ${toolResult.slice(0, 300)})`);
-        r.notes.push(`${name}: /healthz worst ${Math.round(worst)} ms; ${errors.map((e) => (JSON.parse(e) as { message?: string }).message).join(' / ').slice(0, 200)}`);
+        r.notes.push(`${name}: /healthz worst ${Math.round(worst)} ms, event loop stalled at most ${Math.round(loop.max / 1e6)} ms; ${errors.map((e) => (JSON.parse(e) as { message?: string }).message).join(' / ').slice(0, 200)}`);
       }
     });
 
