@@ -90,6 +90,8 @@ export interface ContractOptions {
   virtualCpuTime?: string;
   /** Set when the sandbox's user is the server's own on the host (so root's, for a root server); that test is skipped with it. */
   serverUid?: string;
+  /** Set when a command's end takes its tools with it (gVisor: each command is its own kernel); the test of a report at destroy is skipped with it. */
+  commandEndTakesTools?: string;
   /** Set when clone3 is not refused (gVisor: Bun aborts when its clone3 fails with EPERM); the seccomp test leaves it out. */
   clone3Allowed?: string;
 }
@@ -482,6 +484,14 @@ export function runSandboxContract(name: string, makeProvider: MakeProvider, opt
       const after = await run(s, 'echo still-here');
       assert.equal(after.stdout, 'still-here\n', JSON.stringify(after));
     }, noLimits);
+
+    test('limits: a fork bomb is reported even when the sandbox is destroyed right after its command ends', async () => {
+      // As the engine does when the CLI dies of a bomb: the sandbox goes at once, before a watchdog's next tick.
+      const { s, events } = await limited({ pids: 64 });
+      await run(s, 'bomb() { bomb | bomb & }; bomb; sleep 0.2; exit 3');
+      await s.destroy();
+      assert.ok(events.some((e) => e.kind === 'pids'), `no pids report: ${JSON.stringify(events)}`);
+    }, noLimits ?? options.commandEndTakesTools);
 
     test('limits: one file larger than the disk limit is refused', async () => {
       const { s } = await limited({ diskMib: 16 });

@@ -134,7 +134,7 @@ export class DockerSandbox implements Sandbox {
 
   destroy(): Promise<void> {
     this.destroying ??= (async () => {
-      this.config.watch?.stop();
+      await this.config.watch?.finish();
       await this.stop([...this.running]);
       await removeContainer(this.config.container);
       this.config.monitor.close();

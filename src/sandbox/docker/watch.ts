@@ -45,6 +45,21 @@ export class DockerWatch {
     this.timer = undefined;
   }
 
+  /**
+   * Stops watching after a last look at the counters, as the sandbox goes: a
+   * fork bomb that makes the CLI abort ends the session's process, and with
+   * it the sandbox, usually before the next tick would have reported it.
+   */
+  async finish(): Promise<void> {
+    if (!this.timer) return;
+    this.stop();
+    const timeout = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+    for (let waited = 0; this.busy && waited < 2_000; waited += 20) await timeout(20);
+    if (this.busy) return;
+    this.busy = true;
+    await Promise.race([this.checkCounters().catch((error: unknown) => this.o.log.warn({ err: error }, 'docker sandbox watch failed')), timeout(3_000)]);
+  }
+
   private tools(procs: StatLine[]): StatLine[] {
     return toolsOf(procs, this.machinery);
   }
@@ -60,25 +75,8 @@ export class DockerWatch {
     if (this.busy) return;
     this.busy = true;
     try {
-      const { limits, report } = this.o;
-      const now = await this.o.monitor.tick();
-      this.latest = now.procs;
-      if (now.pidsMax > this.last.pidsMax || now.procs.length >= limits.pids - 1) {
-        // Killed in rounds: a bomb's survivors fork again between a list and its kill.
-        let killed = this.killTools(now.procs);
-        for (let round = 0; round < 5 && killed > 0; round++) killed = this.killTools((await this.o.monitor.tick()).procs);
-        report({
-          kind: 'pids',
-          message: `the sandbox reached its limit of ${limits.pids} processes (config.sandbox.pids): further processes were refused and its tool processes were killed`,
-        });
-      }
-      if (now.oomKills > this.last.oomKills) {
-        report({
-          kind: 'memory',
-          message: `the sandbox ran out of memory (config.sandbox.memory_mib: ${limits.memoryMib}): the kernel killed ${now.oomKills - this.last.oomKills} process(es)`,
-        });
-      }
-      this.last = { oomKills: now.oomKills, pidsMax: now.pidsMax };
+      const { limits } = this.o;
+      const now = await this.checkCounters();
       if (limits.toolTimeoutS !== null) this.checkTimeouts(now.procs, limits.toolTimeoutS);
       this.checkDisk();
     } catch (error) {
@@ -86,6 +84,30 @@ export class DockerWatch {
     } finally {
       this.busy = false;
     }
+  }
+
+  /** Reports (and for a fork bomb, kills the tools of) what the counters gained since the last look. */
+  private async checkCounters(): Promise<Awaited<ReturnType<Monitor['tick']>>> {
+    const { limits, report } = this.o;
+    const now = await this.o.monitor.tick();
+    this.latest = now.procs;
+    if (now.pidsMax > this.last.pidsMax || now.procs.length >= limits.pids - 1) {
+      // Killed in rounds: a bomb's survivors fork again between a list and its kill.
+      let killed = this.killTools(now.procs);
+      for (let round = 0; round < 5 && killed > 0; round++) killed = this.killTools((await this.o.monitor.tick()).procs);
+      report({
+        kind: 'pids',
+        message: `the sandbox reached its limit of ${limits.pids} processes (config.sandbox.pids): further processes were refused and its tool processes were killed`,
+      });
+    }
+    if (now.oomKills > this.last.oomKills) {
+      report({
+        kind: 'memory',
+        message: `the sandbox ran out of memory (config.sandbox.memory_mib: ${limits.memoryMib}): the kernel killed ${now.oomKills - this.last.oomKills} process(es)`,
+      });
+    }
+    this.last = { oomKills: now.oomKills, pidsMax: now.pidsMax };
+    return now;
   }
 
   private checkTimeouts(procs: StatLine[], timeoutS: number): void {

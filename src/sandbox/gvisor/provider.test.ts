@@ -46,6 +46,7 @@ runSandboxContract(
     sleepsWith,
     virtualCpuTime: "gVisor's own CPU accounting inside does not see the host cgroup's throttling; the quota is the host cgroup's cpu.cfs_quota_us, as for bwrap",
     clone3Allowed: "gVisor's clone3 stays allowed: Bun aborts when it fails with EPERM, and runsc refuses with nothing else (src/sandbox/gvisor/oci.ts)",
+    commandEndTakesTools: "each command is a gVisor kernel of its own: when it ends, so do its tools, and only a tick before that sees a bomb",
   },
 );
 
