@@ -32,7 +32,9 @@ async function leftAfterKill(dataDir: string): Promise<{ left: Proc[]; ms: numbe
     const pids = new Set([...(await claudeProcessesOf(dataDir)), ...(await processesMatching(join(dataDir, 'sessions')))]);
     const left = (await Promise.all([...pids].map((pid) => readProc(pid)))).filter((p): p is Proc => p !== undefined && p.state !== 'Z');
     const ms = Date.now() - killedAt;
-    if (left.length === 0 || ms > 1_000) return { left, ms };
+    // Killed processes usually go within 350 ms, but CI once measured 1,098 ms for a first cycle
+    // (its kill lands while Claude Code starts, on a fresh install). An orphan stays for good.
+    if (left.length === 0 || ms > 5_000) return { left, ms };
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -105,7 +107,7 @@ describe('crash loop', { timeout: 600_000 }, () => {
       const { left, ms } = await leftAfterKill(dataDir);
       teardownMs.push(ms);
       orphans += left.length;
-      survivors.push(...left.map((p) => `cycle ${cycle}: ${p.pid} ${p.cmdline.slice(0, 300)}`));
+      survivors.push(...left.map((p) => `cycle ${cycle}: ${p.pid} (state ${p.state}, ppid ${p.ppid}) ${p.cmdline.slice(0, 300)}`));
     }
 
     serve = await startServe(env);
