@@ -14,7 +14,8 @@ import { toolsOf, withDescendants, type StatLine } from './spec.js';
  */
 export class DockerWatch {
   private timer: NodeJS.Timeout | undefined;
-  private busy = false;
+  /** The tick under way: ticks never overlap, and the last look waits for one. */
+  private ticking: Promise<void> | undefined;
   private last = { oomKills: 0, pidsMax: 0 };
   private readonly firstSeen = new Map<string, number>();
   private machinery = new Set<number>();
@@ -36,7 +37,9 @@ export class DockerWatch {
 
   start(machinery: number[]): void {
     this.machinery = new Set(machinery);
-    this.timer ??= setInterval(() => void this.tick(), this.o.intervalMs ?? 1_000);
+    this.timer ??= setInterval(() => {
+      this.ticking ??= this.tick().finally(() => (this.ticking = undefined));
+    }, this.o.intervalMs ?? 1_000);
     this.timer.unref();
   }
 
@@ -54,10 +57,8 @@ export class DockerWatch {
     if (!this.timer) return;
     this.stop();
     const timeout = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
-    for (let waited = 0; this.busy && waited < 2_000; waited += 20) await timeout(20);
-    if (this.busy) return;
-    this.busy = true;
-    await Promise.race([this.checkCounters().catch((error: unknown) => this.o.log.warn({ err: error }, 'docker sandbox watch failed')), timeout(3_000)]);
+    const lastLook = (this.ticking ?? Promise.resolve()).then(() => this.checkCounters());
+    await Promise.race([lastLook.catch((error: unknown) => this.o.log.warn({ err: error }, 'docker sandbox watch failed')), timeout(5_000)]);
   }
 
   private tools(procs: StatLine[]): StatLine[] {
@@ -72,8 +73,6 @@ export class DockerWatch {
   }
 
   private async tick(): Promise<void> {
-    if (this.busy) return;
-    this.busy = true;
     try {
       const { limits } = this.o;
       const now = await this.checkCounters();
@@ -81,8 +80,6 @@ export class DockerWatch {
       this.checkDisk();
     } catch (error) {
       this.o.log.warn({ err: error }, 'docker sandbox watch failed');
-    } finally {
-      this.busy = false;
     }
   }
 

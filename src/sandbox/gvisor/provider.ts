@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
 import { chownSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { chownTree } from '../ownership.js';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from '../../logger.js';
 import type { HostLayout } from '../bwrap/args.js';
 import { readHostLayout, writeGeneratedEtc } from '../bwrap/host-layout.js';
 import { HostLimits } from '../host-limits.js';
+import { chownTree } from '../ownership.js';
 import { SandboxUnavailableError, type Sandbox, type SandboxInfo, type SandboxProvider, type SandboxSpec } from '../provider.js';
 import { SandboxRegistry } from '../registry.js';
 import { MAX_LINE_BYTES } from '../tracked-process.js';
