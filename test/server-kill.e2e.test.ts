@@ -8,6 +8,9 @@ import { createApiKey } from '../src/api/auth.js';
 import { silentLogger } from '../src/logger.js';
 import { openStore } from '../src/store/index.js';
 import { TranscriptStore } from '../src/store/session-store.js';
+import type { SessionEngine } from '../src/sessions/engine.js';
+import { EventLog } from '../src/sessions/event-log.js';
+import { SessionService } from '../src/sessions/service.js';
 import { startScriptedModel, type ScriptedModel } from '../src/testing/scripted-model/index.js';
 import { isIdle, processesMatching, readStream, text } from './helpers/e2e.js';
 import { claudeProcessesOf, descendants, eventsOf, freePort, startServe, stillAlive, type Proc, type Serve } from './helpers/processes.js';
@@ -24,11 +27,13 @@ describe('agenthost serve killed with SIGKILL during a tool call', { timeout: 18
   let dataDir: string;
   let model: ScriptedModel;
   let key: string;
+  let workspaceId: string;
   let port: number;
   let env: Record<string, string>;
   let first: Serve | undefined;
   let second: Serve | undefined;
   let third: Serve | undefined;
+  let fourth: Serve | undefined;
   let sessionId: string;
   /** A warm sandbox nobody had claimed when the server was killed. */
   let unclaimedId: string;
@@ -39,7 +44,7 @@ describe('agenthost serve killed with SIGKILL during a tool call', { timeout: 18
     model = await startScriptedModel();
     const store = await openStore({ dataDir, log: silentLogger() });
     try {
-      key = (await createApiKey(store, 'kill-test')).key;
+      ({ key, workspaceId } = await createApiKey(store, 'kill-test'));
     } finally {
       await store.close();
     }
@@ -54,7 +59,7 @@ describe('agenthost serve killed with SIGKILL during a tool call', { timeout: 18
   });
 
   after(async () => {
-    for (const s of [first, second, third]) {
+    for (const s of [first, second, third, fourth]) {
       if (s && s.child.exitCode === null && s.child.signalCode === null) {
         s.child.kill('SIGTERM');
         const timer = setTimeout(() => s.child.kill('SIGKILL'), 10_000);
@@ -206,5 +211,44 @@ describe('agenthost serve killed with SIGKILL during a tool call', { timeout: 18
     assert.equal(results.length, 1, 'one tool result in the whole log');
     assert.match(JSON.stringify(results[0]!.content), /"once(\\n)?"/, 'the file has one line: the tool ran once');
     assert.ok(!after.some((e) => e.type === 'session.status_idle' && (e.stop_reason as { type: string }).type === 'requires_action'), 'not asked twice');
+  });
+
+  it('a message committed the moment before the server died reaches the agent with the next one', async () => {
+    third?.child.kill('SIGTERM');
+    await third?.exited;
+    const serve = await startServe(env);
+    const client = new Anthropic({ baseURL: serve.url, apiKey: key, maxRetries: 0 });
+    const agent = await client.beta.agents.create({ name: 'forgetful', model: 'claude-sonnet-4-5' });
+    const environment = await client.beta.environments.create({ name: 'window', config: { type: 'cloud' } });
+    const id = (await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id })).id;
+    serve.child.kill('SIGKILL');
+    assert.equal(await serve.exited, 'SIGKILL');
+
+    // What a server leaves that dies right after committing a message, before its
+    // engine starts the sandbox: the API's own send, with an engine that never runs.
+    const store = await openStore({ dataDir, log: silentLogger() });
+    try {
+      const neverDelivers = { deliver: () => Promise.resolve() } as unknown as SessionEngine;
+      const service = new SessionService({ store, events: new EventLog(store), engine: neverDelivers, providers: new Set(['bwrap']) });
+      await service.send(workspaceId, id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'the password is heliotrope' }] }] });
+    } finally {
+      await store.close();
+    }
+
+    fourth = await startServe(env);
+    const again = new Anthropic({ baseURL: fourth.url, apiKey: key, maxRetries: 0 });
+    const events = await eventsOf(again, id);
+    const error = events.find((e) => e.type === 'session.error');
+    assert.ok(error, `the lost turn is reported; events: ${events.map((e) => e.type).join(', ')}`);
+    assert.match((error.error as { message: string }).message, /before your message reached the agent/);
+
+    model.setScript([{ when: 'tools', text: 'noted' }]);
+    const stream = await again.beta.sessions.events.stream(id);
+    await again.beta.sessions.events.send(id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'what is the password?' }] }] });
+    const turn = await readStream(stream, isIdle, 60_000);
+    assert.deepEqual(turn.at(-1)!.stop_reason, { type: 'end_turn' }, fourth.output());
+    const sent = JSON.stringify((model.messageRequests().at(-1)!.body as { messages: unknown }).messages);
+    assert.match(sent, /heliotrope/, 'the committed message reached the model');
+    assert.match(sent, /agenthost restarted before this earlier message reached you/);
   });
 });

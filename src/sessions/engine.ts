@@ -17,7 +17,7 @@ import { StartGate } from '../lifecycle/start-gate.js';
 import { StandbySet, standbyHoldMs } from '../lifecycle/standby.js';
 import { WarmPool, poolKey, type WarmMember, type WarmPoolSettings, type WarmPoolStatus } from '../lifecycle/warm-pool.js';
 import type { EventLog, SessionMutation, SessionRef } from './event-log.js';
-import { redeliveryContent, undeliveredMessages } from './redeliver.js';
+import { messageCommitted, redeliveryContent, undeliveredMessages, withInternal } from './redeliver.js';
 
 /** The part of the model gateway the engine uses. */
 export interface SessionGateway {
@@ -556,14 +556,16 @@ export class SessionEngine {
     await this.removeOrphanedFiles();
     for (const session of await this.o.store.listSessionsByStatus(['idle'])) {
       const state = (session.body.runtime as JsonObject | undefined)?.sandbox_state;
-      if (state === 'live' || state === 'starting' || state === 'standby') {
-        // A message committed while the sandbox was starting never reached Claude Code.
-        const [last] = (await this.o.store.listEvents(session.id, { limit: 1, order: 'desc', types: ['user.message', 'session.status_idle'] })).items;
-        if (last?.type === 'user.message') {
-          await this.endInterrupted(session, 'agenthost restarted before your message reached the agent; send a message to continue, and it is delivered with that one');
-        } else {
-          await this.o.events.update(session, (s) => ({ body: withRuntime(s.body, { sandbox_state: 'destroyed' }) }));
-        }
+      const hadSandbox = state === 'live' || state === 'starting' || state === 'standby';
+      if (!hadSandbox && !messageCommitted(session.body)) continue;
+      // A message committed while the sandbox was starting, or before it began to, never reached Claude Code.
+      const [last] = (await this.o.store.listEvents(session.id, { limit: 1, order: 'desc', types: ['user.message', 'session.status_idle'] })).items;
+      if (last?.type === 'user.message') {
+        await this.endInterrupted(session, 'agenthost restarted before your message reached the agent; send a message to continue, and it is delivered with that one');
+      } else {
+        await this.o.events.update(session, (s) => ({
+          body: withInternal(hadSandbox ? withRuntime(s.body, { sandbox_state: 'destroyed' }) : s.body, { message_committed: undefined }),
+        }));
       }
     }
     for (const session of await this.o.store.listSessionsByStatus(['running', 'rescheduling'])) {
@@ -596,10 +598,11 @@ export class SessionEngine {
   private async endInterrupted(session: SessionRecord, message: string): Promise<void> {
     const { events } = await this.o.events.append(session, [sessionError('unknown_error', message, 'exhausted'), idleDraft({ type: 'retries_exhausted' })], (s) => ({
       status: 'idle',
-      body: withRuntime(s.body, { sandbox_state: 'destroyed' }),
+      // A hibernated session's snapshot is still its workspace: the next start restores it.
+      body: (s.body.runtime as JsonObject | undefined)?.sandbox_state === 'hibernated' ? s.body : withRuntime(s.body, { sandbox_state: 'destroyed' }),
     }));
     const through = events.at(-1)!.seq;
-    await this.o.events.update(session, (s) => ({ body: { ...s.body, internal: { ...((s.body.internal as JsonObject | undefined) ?? {}), redeliver_through: through } } }));
+    await this.o.events.update(session, (s) => ({ body: withInternal(s.body, { redeliver_through: through, message_committed: undefined }) }));
   }
 
   /**
@@ -616,10 +619,7 @@ export class SessionEngine {
     const transcript =
       typeof claudeSessionId === 'string' && this.o.transcripts ? await this.o.transcripts.load({ projectKey: session.id, sessionId: claudeSessionId }) : null;
     const missed = undeliveredMessages(events.items, transcript, through);
-    await this.o.events.update(session, (s) => {
-      const { redeliver_through: _done, ...rest } = (s.body.internal as JsonObject | undefined) ?? {};
-      return { body: { ...s.body, internal: rest } };
-    });
+    await this.o.events.update(session, (s) => ({ body: withInternal(s.body, { redeliver_through: undefined }) }));
     if (missed.length > 0) this.log.info({ sessionId: session.id, messages: missed.length }, 'redelivering messages a restart kept from Claude Code');
     return [...redeliveryContent(missed), ...content];
   }
@@ -962,10 +962,9 @@ export class SessionEngine {
     this.log.error({ sessionId: ref.id, transcript: key, error }, 'the store missed transcript lines; they are rewritten from the local file later');
     await this.o.events
       .update(ref, (s) => {
-        const internal = (s.body.internal as JsonObject | undefined) ?? {};
-        const gaps = transcriptGaps(internal);
+        const gaps = transcriptGaps(s.body.internal);
         if (gaps.some((k) => sameTranscript(k, key))) return {};
-        return { body: { ...s.body, internal: { ...internal, transcript_gaps: [...gaps, transcriptKeyJson(key)] } } };
+        return { body: withInternal(s.body, { transcript_gaps: [...gaps, transcriptKeyJson(key)] }) };
       })
       .catch((e: unknown) => this.log.error({ err: e, sessionId: ref.id }, 'could not record a transcript the store missed lines of'));
   }
@@ -1010,7 +1009,7 @@ export class SessionEngine {
       }
     }
     const record: SessionMutation = (s) => ({
-      body: { ...s.body, internal: { ...((s.body.internal as JsonObject | undefined) ?? {}), transcript_gaps: left.map(transcriptKeyJson) } },
+      body: withInternal(s.body, { transcript_gaps: left.map(transcriptKeyJson) }),
     });
     if (lost === 0) await this.o.events.update(ref, record);
     else {

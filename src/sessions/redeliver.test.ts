@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EventRecord, JsonObject } from '../store/store.js';
-import { redeliveryContent, undeliveredMessages } from './redeliver.js';
+import { messageCommitted, redeliveryContent, undeliveredMessages, withInternal, withMessageCommitted } from './redeliver.js';
 
 let seq = 0;
 function event(type: string, body: JsonObject = {}): EventRecord {
@@ -53,5 +53,18 @@ describe('redeliveryContent', () => {
     assert.equal(content.length, 4);
     assert.match((content[0] as { text: string }).text, /restarted before these 2 earlier messages reached you/);
     assert.deepEqual(content.slice(1).map((b) => (b as { text: string }).text), ['a', 'b', 'c']);
+  });
+});
+
+describe('session marks', () => {
+  it('marks a committed message without touching the rest of the body, and clears the mark by name', () => {
+    const body: JsonObject = { title: 't', internal: { claude_session_id: 'c1' } };
+    assert.equal(messageCommitted(body), false);
+    const marked = withMessageCommitted(body);
+    assert.equal(messageCommitted(marked), true);
+    assert.deepEqual(marked, { title: 't', internal: { claude_session_id: 'c1', message_committed: true } });
+    assert.deepEqual(body, { title: 't', internal: { claude_session_id: 'c1' } }, 'the original is not changed');
+    assert.deepEqual(withInternal(marked, { message_committed: undefined, redeliver_through: 7 }), { title: 't', internal: { claude_session_id: 'c1', redeliver_through: 7 } });
+    assert.equal(messageCommitted({}), false, 'a body without internal fields');
   });
 });

@@ -33,6 +33,35 @@ export function undeliveredMessages(events: readonly EventRecord[], transcript: 
     .map((e) => e.body);
 }
 
+/**
+ * The session body with the mark a `user.message` commit leaves: the message
+ * may not reach Claude Code if the server dies now, even before the
+ * session's sandbox starts (its state says nothing yet). Recovery checks the
+ * marked sessions and clears the mark.
+ */
+export function withMessageCommitted(body: JsonObject): JsonObject {
+  return withInternal(body, { message_committed: true });
+}
+
+/** Whether a `user.message` was committed since the last recovery checked the session. */
+export function messageCommitted(body: JsonObject): boolean {
+  return internalOf(body).message_committed === true;
+}
+
+/** The session body with `patch` over its internal fields; an undefined value removes the field. */
+export function withInternal(body: JsonObject, patch: Record<string, Json | undefined>): JsonObject {
+  const internal: JsonObject = { ...internalOf(body) };
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === undefined) delete internal[key];
+    else internal[key] = value;
+  }
+  return { ...body, internal };
+}
+
+function internalOf(body: JsonObject): JsonObject {
+  return (body.internal as JsonObject | undefined) ?? {};
+}
+
 /** The content a redelivery sends ahead of the new message: a note, then each message's blocks. */
 export function redeliveryContent(messages: readonly JsonObject[]): Json[] {
   if (messages.length === 0) return [];
