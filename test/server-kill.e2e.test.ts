@@ -12,7 +12,7 @@ import type { SessionEngine } from '../src/sessions/engine.js';
 import { EventLog } from '../src/sessions/event-log.js';
 import { SessionService } from '../src/sessions/service.js';
 import { startScriptedModel, type ScriptedModel } from '../src/testing/scripted-model/index.js';
-import { isIdle, processesMatching, readStream, text } from './helpers/e2e.js';
+import { isIdle, processesMatching, readStream, text, type AnyEvent } from './helpers/e2e.js';
 import { claudeProcessesOf, descendants, eventsOf, freePort, startServe, stillAlive, type Proc, type Serve } from './helpers/processes.js';
 
 /**
@@ -34,6 +34,7 @@ describe('agenthost serve killed with SIGKILL during a tool call', { timeout: 18
   let second: Serve | undefined;
   let third: Serve | undefined;
   let fourth: Serve | undefined;
+  let fifth: Serve | undefined;
   let sessionId: string;
   /** A warm sandbox nobody had claimed when the server was killed. */
   let unclaimedId: string;
@@ -59,7 +60,7 @@ describe('agenthost serve killed with SIGKILL during a tool call', { timeout: 18
   });
 
   after(async () => {
-    for (const s of [first, second, third, fourth]) {
+    for (const s of [first, second, third, fourth, fifth]) {
       if (s && s.child.exitCode === null && s.child.signalCode === null) {
         s.child.kill('SIGTERM');
         const timer = setTimeout(() => s.child.kill('SIGKILL'), 10_000);
@@ -250,5 +251,51 @@ describe('agenthost serve killed with SIGKILL during a tool call', { timeout: 18
     const sent = JSON.stringify((model.messageRequests().at(-1)!.body as { messages: unknown }).messages);
     assert.match(sent, /heliotrope/, 'the committed message reached the model');
     assert.match(sent, /agenthost restarted before this earlier message reached you/);
+  });
+
+  it('a confirmation committed the moment before the server died is applied by the next server, and the tool runs once', async () => {
+    assert.ok(fourth, 'the previous test started a server');
+    const client = new Anthropic({ baseURL: fourth.url, apiKey: key, maxRetries: 0 });
+    const careful = await client.beta.agents.create({
+      name: 'careful-too',
+      model: 'claude-sonnet-4-5',
+      tools: [{ type: 'agent_toolset_20260401', configs: [{ name: 'bash', permission_policy: { type: 'always_ask' } }] }],
+    });
+    const environment = await client.beta.environments.create({ name: 'asks-too', config: { type: 'cloud' } });
+    const id = (await client.beta.sessions.create({ agent: careful.id, environment_id: environment.id })).id;
+    const command = 'echo once >> confirmed.txt; cat confirmed.txt';
+    model.setScript([
+      { when: 'tools', tool_use: { name: 'Bash', input: { command } } },
+      { when: 'tools', match: 'approved your bash call', tool_use: { name: 'Bash', input: { command } } },
+      { when: 'tools', text: 'ran it after all' },
+    ]);
+    const stream = await client.beta.sessions.events.stream(id);
+    await client.beta.sessions.events.send(id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'append to confirmed.txt' }] }] });
+    const asked = await readStream(stream, (e, seen) => isIdle(e) && seen.some((x) => x.type === 'agent.tool_use'), 60_000);
+    const ask = asked.find((e) => e.type === 'agent.tool_use')!;
+    fourth.child.kill('SIGKILL');
+    assert.equal(await fourth.exited, 'SIGKILL');
+
+    const store = await openStore({ dataDir, log: silentLogger() });
+    try {
+      const neverApplies = { waitingToolUses: () => Promise.resolve([ask.id]), confirm: () => Promise.resolve(true) } as unknown as SessionEngine;
+      const service = new SessionService({ store, events: new EventLog(store), engine: neverApplies, providers: new Set(['bwrap']) });
+      await service.send(workspaceId, id, { events: [{ type: 'user.tool_confirmation', tool_use_id: ask.id, result: 'allow' }] });
+    } finally {
+      await store.close();
+    }
+
+    fifth = await startServe(env);
+    const again = new Anthropic({ baseURL: fifth.url, apiKey: key, maxRetries: 0 });
+    let events: AnyEvent[] = [];
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+      events = await eventsOf(again, id);
+      if (events.some((e) => e.type === 'agent.message')) break;
+    }
+    const story = events.map((e) => (e.type === 'session.error' ? `${e.type}: ${JSON.stringify(e.error)}` : e.type)).join('\n');
+    assert.equal(text(events.find((e) => e.type === 'agent.message')!), 'ran it after all', `${story}\n${fifth.output()}`);
+    const results = events.filter((e) => e.type === 'agent.tool_result');
+    assert.equal(results.length, 1, 'one tool result');
+    assert.match(JSON.stringify(results[0]!.content), /"once(\\n)?"/, 'the tool ran once');
   });
 });

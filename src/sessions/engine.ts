@@ -17,7 +17,7 @@ import { StartGate } from '../lifecycle/start-gate.js';
 import { StandbySet, standbyHoldMs } from '../lifecycle/standby.js';
 import { WarmPool, poolKey, type WarmMember, type WarmPoolSettings, type WarmPoolStatus } from '../lifecycle/warm-pool.js';
 import type { EventLog, SessionMutation, SessionRef } from './event-log.js';
-import { messageCommitted, redeliveryContent, undeliveredMessages, withInternal } from './redeliver.js';
+import { inputCommitted, redeliveryContent, undeliveredMessages, withInternal } from './redeliver.js';
 
 /** The part of the model gateway the engine uses. */
 export interface SessionGateway {
@@ -554,22 +554,36 @@ export class SessionEngine {
       }
     }
     await this.removeOrphanedFiles();
+    const unapplied: Array<{ session: SessionRecord; confirmation: JsonObject }> = [];
     for (const session of await this.o.store.listSessionsByStatus(['idle'])) {
       const state = (session.body.runtime as JsonObject | undefined)?.sandbox_state;
       const hadSandbox = state === 'live' || state === 'starting' || state === 'standby';
-      if (!hadSandbox && !messageCommitted(session.body)) continue;
-      // A message committed while the sandbox was starting, or before it began to, never reached Claude Code.
-      const [last] = (await this.o.store.listEvents(session.id, { limit: 1, order: 'desc', types: ['user.message', 'session.status_idle'] })).items;
-      if (last?.type === 'user.message') {
+      if (!hadSandbox && !inputCommitted(session.body)) continue;
+      // Input committed after the last turn began or ended never reached Claude Code: the server died
+      // while the sandbox started, or before it began to. An applied confirmation is followed by
+      // session.status_running (a live process's) or a turn (a restored one's).
+      const recent = (
+        await this.o.store.listEvents(session.id, { limit: 100, order: 'desc', types: ['user.message', 'user.tool_confirmation', 'session.status_idle', 'session.status_running'] })
+      ).items;
+      const end = recent.findIndex((e) => e.type !== 'user.tool_confirmation');
+      for (const e of recent.slice(0, end === -1 ? recent.length : end).reverse()) unapplied.push({ session, confirmation: e.body });
+      if (recent[end]?.type === 'user.message') {
         await this.endInterrupted(session, 'agenthost restarted before your message reached the agent; send a message to continue, and it is delivered with that one');
       } else {
         await this.o.events.update(session, (s) => ({
-          body: withInternal(hadSandbox ? withRuntime(s.body, { sandbox_state: 'destroyed' }) : s.body, { message_committed: undefined }),
+          body: withInternal(hadSandbox ? withRuntime(s.body, { sandbox_state: 'destroyed' }) : s.body, { input_committed: undefined }),
         }));
       }
     }
     for (const session of await this.o.store.listSessionsByStatus(['running', 'rescheduling'])) {
       await this.endInterrupted(session, 'agenthost restarted while this turn was running; send a message to continue');
+    }
+    // Answers the user gave are applied as if the server had not died: to a restored process.
+    for (const { session, confirmation: c } of unapplied) {
+      this.log.info({ sessionId: session.id, toolUseId: c.tool_use_id }, 'applying a tool confirmation a restart kept from the agent');
+      void this.confirm(session, String(c.tool_use_id), c.result === 'allow', typeof c.deny_message === 'string' ? c.deny_message : null).catch((error: unknown) =>
+        this.log.error({ err: error, sessionId: session.id }, 'could not apply a tool confirmation after the restart'),
+      );
     }
   }
 
@@ -602,7 +616,7 @@ export class SessionEngine {
       body: (s.body.runtime as JsonObject | undefined)?.sandbox_state === 'hibernated' ? s.body : withRuntime(s.body, { sandbox_state: 'destroyed' }),
     }));
     const through = events.at(-1)!.seq;
-    await this.o.events.update(session, (s) => ({ body: withInternal(s.body, { redeliver_through: through, message_committed: undefined }) }));
+    await this.o.events.update(session, (s) => ({ body: withInternal(s.body, { redeliver_through: through, input_committed: undefined }) }));
   }
 
   /**

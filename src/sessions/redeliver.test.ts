@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EventRecord, JsonObject } from '../store/store.js';
-import { messageCommitted, redeliveryContent, undeliveredMessages, withInternal, withMessageCommitted } from './redeliver.js';
+import { inputCommitted, redeliveryContent, undeliveredMessages, withInternal, withInputCommitted } from './redeliver.js';
 
 let seq = 0;
 function event(type: string, body: JsonObject = {}): EventRecord {
@@ -59,12 +59,12 @@ describe('redeliveryContent', () => {
 describe('session marks', () => {
   it('marks a committed message without touching the rest of the body, and clears the mark by name', () => {
     const body: JsonObject = { title: 't', internal: { claude_session_id: 'c1' } };
-    assert.equal(messageCommitted(body), false);
-    const marked = withMessageCommitted(body);
-    assert.equal(messageCommitted(marked), true);
-    assert.deepEqual(marked, { title: 't', internal: { claude_session_id: 'c1', message_committed: true } });
+    assert.equal(inputCommitted(body), false);
+    const marked = withInputCommitted(body);
+    assert.equal(inputCommitted(marked), true);
+    assert.deepEqual(marked, { title: 't', internal: { claude_session_id: 'c1', input_committed: true } });
     assert.deepEqual(body, { title: 't', internal: { claude_session_id: 'c1' } }, 'the original is not changed');
-    assert.deepEqual(withInternal(marked, { message_committed: undefined, redeliver_through: 7 }), { title: 't', internal: { claude_session_id: 'c1', redeliver_through: 7 } });
-    assert.equal(messageCommitted({}), false, 'a body without internal fields');
+    assert.deepEqual(withInternal(marked, { input_committed: undefined, redeliver_through: 7 }), { title: 't', internal: { claude_session_id: 'c1', redeliver_through: 7 } });
+    assert.equal(inputCommitted({}), false, 'a body without internal fields');
   });
 });

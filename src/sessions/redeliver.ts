@@ -34,18 +34,18 @@ export function undeliveredMessages(events: readonly EventRecord[], transcript: 
 }
 
 /**
- * The session body with the mark a `user.message` commit leaves: the message
- * may not reach Claude Code if the server dies now, even before the
- * session's sandbox starts (its state says nothing yet). Recovery checks the
- * marked sessions and clears the mark.
+ * The session body with the mark a commit of a `user.message` or
+ * `user.tool_confirmation` leaves: it may not reach Claude Code if the server
+ * dies now, even before the session's sandbox starts (its state says nothing
+ * yet). Recovery checks the marked sessions and clears the mark.
  */
-export function withMessageCommitted(body: JsonObject): JsonObject {
-  return withInternal(body, { message_committed: true });
+export function withInputCommitted(body: JsonObject): JsonObject {
+  return withInternal(body, { input_committed: true });
 }
 
-/** Whether a `user.message` was committed since the last recovery checked the session. */
-export function messageCommitted(body: JsonObject): boolean {
-  return internalOf(body).message_committed === true;
+/** Whether a message or confirmation was committed since the last recovery checked the session. */
+export function inputCommitted(body: JsonObject): boolean {
+  return internalOf(body).input_committed === true;
 }
 
 /** The session body with `patch` over its internal fields; an undefined value removes the field. */

@@ -18,7 +18,7 @@ import {
 } from '../store/store.js';
 import { lifecycleOf, type SessionEngine } from './engine.js';
 import type { EventLog } from './event-log.js';
-import { withMessageCommitted } from './redeliver.js';
+import { withInputCommitted } from './redeliver.js';
 import { createSessionBody, sendEventsBody, updateSessionBody, type EventParams } from './schemas.js';
 
 /** Fields of an agent version copied into the session (BetaManagedAgentsSessionAgent). */
@@ -215,7 +215,7 @@ export class SessionService {
       ({ events: committed } = await this.o.events.append(
         session,
         events.map((e) => ({ type: e.type, fields: fieldsOf(e) })),
-        events.some((e) => e.type === 'user.message') ? (s) => ({ body: withMessageCommitted(s.body) }) : undefined,
+        events.some((e) => e.type !== 'user.interrupt') ? (s) => ({ body: withInputCommitted(s.body) }) : undefined,
         key ? { idempotency: (drafted) => this.idempotencyRecord(workspaceId, key, requestHash, drafted) } : {},
       ));
     } catch (error) {
