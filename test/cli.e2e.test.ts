@@ -225,7 +225,7 @@ describe('bin/agenthost', { timeout: 300_000 }, () => {
     const before = statSync(tmp);
     const otherUser = await runCli(['run', 'do it', '--dir', tmp], { AGENTHOST_DATA_DIR: dataDir, AGENTHOST_DEFAULT_PROVIDER: 'gvisor' });
     assert.equal(otherUser.code, 1);
-    assert.match(otherUser.stderr, /a gvisor sandbox would write as uid 1000.*AGENTHOST_DEFAULT_PROVIDER=bwrap/s);
+    assert.match(otherUser.stderr, /a gvisor sandbox would write as uid 65536.*AGENTHOST_DEFAULT_PROVIDER=bwrap/s);
     assert.equal(statSync(tmp).uid, before.uid);
     const badName = await runCli(['keys', 'create', '--workspace', 'no spaces!'], { AGENTHOST_DATA_DIR: dataDir });
     assert.equal(badName.code, 1);

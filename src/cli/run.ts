@@ -5,6 +5,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { createApiKey } from '../api/auth.js';
 import type { Config } from '../config/config.js';
 import { createLogger } from '../logger.js';
+import { SANDBOX_HOST_UID } from '../sandbox/ownership.js';
 import { startServer } from '../server.js';
 
 type Event = { id: string; type: string; [k: string]: unknown };
@@ -50,10 +51,10 @@ export async function run(argv: string[], config: Readonly<Config>): Promise<num
     process.stderr.write(`not a directory: ${dir}\n`);
     return 1;
   }
-  // gVisor and Docker sandboxes write as uid 1000, and take the workspace for it.
+  // gVisor and Docker sandboxes write as their own user, and take the workspace for it.
   if (config.defaultProvider === 'gvisor' || config.defaultProvider === 'docker') {
     process.stderr.write(
-      `agenthost run works in ${dir} as you; a ${config.defaultProvider} sandbox would write as uid 1000 and take the directory's ` +
+      `agenthost run works in ${dir} as you; a ${config.defaultProvider} sandbox would write as uid ${config.sandboxUid ?? SANDBOX_HOST_UID} and take the directory's ` +
         'files for that user. Run it with AGENTHOST_DEFAULT_PROVIDER=bwrap.\n',
     );
     return 1;

@@ -66,9 +66,10 @@ export const configSchema = z
     /** Where sandboxes' cgroups are made: the cgroup mount (as root), or a cgroup v2 directory delegated to this user. */
     AGENTHOST_CGROUP_ROOT: z.string().startsWith('/', 'must be an absolute path').default('/sys/fs/cgroup'),
     /**
-     * uid and gid of bwrap sandboxes' user: as root, the host user their
-     * processes run as (default 65536, an id no account owns); otherwise the
-     * id inside their user namespace (default 1000), mapped to the server's.
+     * uid and gid of sandboxes' user. As root: the host user the processes of
+     * bwrap, gvisor and docker sandboxes run as (default 65536, an id no
+     * account owns). Otherwise: bwrap's id inside its user namespace (default
+     * 1000), mapped to the server's; docker sandboxes must be the server's uid.
      */
     AGENTHOST_SANDBOX_UID: int(1, 4_294_967_294).optional(),
     /** When set, GET /metrics needs `Authorization: Bearer <token>`; unset, it is open (it carries no tenant data). */

@@ -21,7 +21,7 @@ export interface SandboxProviderOptions {
   log: Logger;
   /** Where sandboxes' cgroups are made (the cgroup mount, or a delegated v2 directory). Default /sys/fs/cgroup. */
   cgroupRoot?: string;
-  /** bwrap sandboxes' uid and gid (`BwrapProviderOptions.uid`); unset for the provider's default. */
+  /** Sandboxes' uid and gid (bwrap, gvisor and docker `uid`); unset for each provider's default. */
   sandboxUid?: number | undefined;
   /** Who bwrap sandboxes' processes are (`BwrapProviderOptions.identity`); unset for the provider's default. */
   bwrapIdentity?: SandboxIdentity;
@@ -46,8 +46,10 @@ export async function createSandboxProvider(name: SandboxProviderName, options: 
     }
     case 'process':
       return new ProcessProvider(options);
-    case 'gvisor':
-      return new GvisorProvider(options);
+    case 'gvisor': {
+      const { sandboxUid, bwrapIdentity: _bwrapOnly, ...rest } = options;
+      return new GvisorProvider({ ...rest, ...(sandboxUid === undefined ? {} : { uid: sandboxUid }) });
+    }
     case 'docker': {
       const { DockerProvider } = await import('./docker/provider.js');
       return new DockerProvider({
@@ -55,6 +57,7 @@ export async function createSandboxProvider(name: SandboxProviderName, options: 
         log: options.log,
         ...(options.docker?.host ? { host: options.docker.host } : {}),
         image: options.docker?.image ?? '',
+        ...(options.sandboxUid === undefined ? {} : { uid: options.sandboxUid }),
         readOnlyPaths: options.docker?.readOnlyPaths ?? [],
       });
     }

@@ -2,6 +2,16 @@ import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 /**
+ * The host uid and gid a root server's sandboxes run as (bwrap's `host-user`
+ * identity, gVisor's and Docker's user inside), unless configured otherwise:
+ * above the 16-bit ids distributions give accounts and below where
+ * /etc/subuid ranges start (100000), so no account and no rootless container
+ * owns it. (uid 1000, a common image default, is the first login account on
+ * Debian and Ubuntu hosts.)
+ */
+export const SANDBOX_HOST_UID = 65536;
+
+/**
  * Gives `dirs` and everything under them to uid:gid, with GNU `chown -R`:
  * it walks by directory descriptors without following symbolic links (a link
  * is changed itself, `-h`), so a sandbox that swaps a directory for a link

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import type { Logger } from '../../logger.js';
 import { SandboxUnavailableError, type Sandbox, type SandboxInfo, type SandboxProvider, type SandboxSpec } from '../provider.js';
 import { HostLimits } from '../host-limits.js';
-import { chownTree } from '../ownership.js';
+import { SANDBOX_HOST_UID, chownTree } from '../ownership.js';
 import { SandboxRegistry } from '../registry.js';
 import { compileBpf } from '../seccomp.js';
 import { MAX_LINE_BYTES } from '../tracked-process.js';
@@ -56,13 +56,6 @@ function runTrial(bwrap: string, args: string[], input: Buffer): Promise<{ code:
     child.once('close', (code) => resolve({ code, stderr }));
   });
 }
-
-/**
- * The host uid and gid of `host-user` sandboxes: above the 16-bit ids
- * distributions give accounts and below where /etc/subuid ranges start
- * (100000), so no account and no rootless container owns it.
- */
-export const SANDBOX_HOST_UID = 65536;
 
 /** HOME inside every bwrap sandbox; backed by <runtimeDir>/bwrap/sandboxes/<id>/home. */
 export const BWRAP_HOME = '/home/agent';

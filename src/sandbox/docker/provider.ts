@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import Docker from 'dockerode';
 import type { Logger } from '../../logger.js';
-import { chownTree } from '../ownership.js';
+import { SANDBOX_HOST_UID, chownTree } from '../ownership.js';
 import { isSameProcess, readProcStat } from '../host-processes.js';
 import { SandboxUnavailableError, SandboxUnsupportedError, type Sandbox, type SandboxInfo, type SandboxProvider, type SandboxSpec } from '../provider.js';
 import { MAX_LINE_BYTES } from '../tracked-process.js';
@@ -21,7 +21,11 @@ export interface DockerProviderOptions {
   host?: string;
   /** Image every sandbox runs; it needs /bin/sh and socat. */
   image: string;
-  /** The user inside. Default 1000, or the server's own uid when it is not root. */
+  /**
+   * The user inside. Default `SANDBOX_HOST_UID` when the server is root (the
+   * writable dirs are handed to it), else the server's own uid, the only one
+   * a server that is not root can hand its dirs to. gid defaults to the uid.
+   */
   uid?: number;
   gid?: number;
   gatewayPort?: number;
@@ -64,8 +68,8 @@ export class DockerProvider implements SandboxProvider {
     this.docker = new Docker(engineAddress(options.host ?? 'unix:///var/run/docker.sock'));
     this.runtimeKey = createHash('sha256').update(resolve(options.runtimeDir)).digest('hex').slice(0, 12);
     const self = process.getuid?.() ?? 0;
-    this.uid = options.uid ?? (self === 0 ? 1000 : self);
-    this.gid = options.gid ?? (self === 0 ? 1000 : (process.getgid?.() ?? this.uid));
+    this.uid = options.uid ?? (self === 0 ? SANDBOX_HOST_UID : self);
+    this.gid = options.gid ?? (self === 0 || options.uid !== undefined ? this.uid : (process.getgid?.() ?? this.uid));
   }
 
   private get sandboxesDir(): string {
@@ -80,6 +84,10 @@ export class DockerProvider implements SandboxProvider {
   async check(): Promise<void> {
     const where = this.options.host ?? 'unix:///var/run/docker.sock';
     if (!this.options.image) throw new SandboxUnavailableError('no image for the docker provider: set AGENTHOST_DOCKER_IMAGE');
+    const self = process.getuid?.() ?? 0;
+    if (self !== 0 && this.uid !== self) {
+      throw new SandboxUnavailableError(`the docker provider can run sandboxes as uid ${this.uid} only when agenthost runs as root (it hands them their directories); it runs as uid ${self}`);
+    }
     try {
       await this.docker.ping();
     } catch (error) {

@@ -6,7 +6,7 @@ import type { Logger } from '../../logger.js';
 import type { HostLayout } from '../bwrap/args.js';
 import { readHostLayout, writeGeneratedEtc } from '../bwrap/host-layout.js';
 import { HostLimits } from '../host-limits.js';
-import { chownTree } from '../ownership.js';
+import { SANDBOX_HOST_UID, chownTree } from '../ownership.js';
 import { SandboxUnavailableError, type Sandbox, type SandboxInfo, type SandboxProvider, type SandboxSpec } from '../provider.js';
 import { SandboxRegistry } from '../registry.js';
 import { MAX_LINE_BYTES } from '../tracked-process.js';
@@ -23,6 +23,7 @@ export interface GvisorProviderOptions {
   runscPath?: string;
   /** Extra runsc global flags, e.g. `--platform=systrap` (the default platform is ptrace). */
   runscFlags?: string[];
+  /** The user inside, and the owner of the writable dirs on the host. Default `SANDBOX_HOST_UID`; gid defaults to the uid. */
   uid?: number;
   gid?: number;
   gatewayPort?: number;
@@ -43,7 +44,8 @@ const GVISOR_HOST_THREADS = 512;
  * come through gVisor's gofer with bwrap's layout; there is no network
  * stack but loopback, and the only host sockets reachable are the gateway's
  * and the egress proxy's. runsc runs as root (agenthost's user); inside, the
- * process is uid 1000 with no capabilities and no-new-privileges.
+ * process is `SANDBOX_HOST_UID` (or the configured uid) with no capabilities
+ * and no-new-privileges.
  */
 export class GvisorProvider implements SandboxProvider {
   readonly name = 'gvisor';
@@ -58,8 +60,8 @@ export class GvisorProvider implements SandboxProvider {
   constructor(private readonly options: GvisorProviderOptions) {
     this.registry = new SandboxRegistry(options.runtimeDir, this.name);
     this.runsc = { path: options.runscPath ?? 'runsc', root: join(options.runtimeDir, this.name, 'state'), flags: options.runscFlags ?? [] };
-    this.uid = options.uid ?? 1000;
-    this.gid = options.gid ?? 1000;
+    this.uid = options.uid ?? SANDBOX_HOST_UID;
+    this.gid = options.gid ?? this.uid;
   }
 
   private get rootfs(): string {
@@ -119,7 +121,7 @@ export class GvisorProvider implements SandboxProvider {
     if (this.live.has(spec.id)) throw new Error(`sandbox ${spec.id} already exists; destroy it first`);
     const layout = this.hostLayout();
     const grace = this.options.killGraceMs ?? 2_000;
-    // gVisor checks permissions itself, as uid 1000: the writable dirs must be that user's.
+    // gVisor checks permissions itself, as the user inside: the writable dirs must be that user's.
     await chownTree([spec.workspaceDir, spec.configDir, spec.tmpDir], this.uid, this.gid);
     const dir = await this.registry.register(spec.id, spec.workspaceId, this.name, grace);
     const homeHostDir = join(dir, 'home');
