@@ -214,7 +214,7 @@ describe('agenthost serve killed with SIGKILL during a tool call', { timeout: 18
     assert.ok(!after.some((e) => e.type === 'session.status_idle' && (e.stop_reason as { type: string }).type === 'requires_action'), 'not asked twice');
   });
 
-  it('a message committed the moment before the server died reaches the agent with the next one', async () => {
+  it('a message committed the moment before the server died, sent or in initial_events, reaches the agent with the next one', async () => {
     third?.child.kill('SIGTERM');
     await third?.exited;
     const serve = await startServe(env);
@@ -225,32 +225,45 @@ describe('agenthost serve killed with SIGKILL during a tool call', { timeout: 18
     serve.child.kill('SIGKILL');
     assert.equal(await serve.exited, 'SIGKILL');
 
-    // What a server leaves that dies right after committing a message, before its
-    // engine starts the sandbox: the API's own send, with an engine that never runs.
+    // What a server leaves that dies right after committing a message, before its engine
+    // starts the sandbox: the API's own send and create, with an engine that never runs.
+    let created = '';
     const store = await openStore({ dataDir, log: silentLogger() });
     try {
-      const neverDelivers = { deliver: () => Promise.resolve() } as unknown as SessionEngine;
+      const neverDelivers = { deliver: () => Promise.resolve(), providerFor: () => 'bwrap', claimWarm: () => Promise.resolve(undefined) } as unknown as SessionEngine;
       const service = new SessionService({ store, events: new EventLog(store), engine: neverDelivers, providers: new Set(['bwrap']) });
       await service.send(workspaceId, id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'the password is heliotrope' }] }] });
+      created = (
+        await service.create(workspaceId, {
+          agent: agent.id,
+          environment_id: environment.id,
+          initial_events: [{ type: 'user.message', content: [{ type: 'text', text: 'the colour is vermilion' }] }],
+        })
+      ).id;
     } finally {
       await store.close();
     }
 
     fourth = await startServe(env);
     const again = new Anthropic({ baseURL: fourth.url, apiKey: key, maxRetries: 0 });
-    const events = await eventsOf(again, id);
-    const error = events.find((e) => e.type === 'session.error');
-    assert.ok(error, `the lost turn is reported; events: ${events.map((e) => e.type).join(', ')}`);
-    assert.match((error.error as { message: string }).message, /before your message reached the agent/);
+    for (const [session, question, answer] of [
+      [id, 'what is the password?', /heliotrope/],
+      [created, 'what colour?', /vermilion/],
+    ] as const) {
+      const events = await eventsOf(again, session);
+      const error = events.find((e) => e.type === 'session.error');
+      assert.ok(error, `the lost turn is reported; events: ${events.map((e) => e.type).join(', ')}`);
+      assert.match((error.error as { message: string }).message, /before your message reached the agent/);
 
-    model.setScript([{ when: 'tools', text: 'noted' }]);
-    const stream = await again.beta.sessions.events.stream(id);
-    await again.beta.sessions.events.send(id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'what is the password?' }] }] });
-    const turn = await readStream(stream, isIdle, 60_000);
-    assert.deepEqual(turn.at(-1)!.stop_reason, { type: 'end_turn' }, fourth.output());
-    const sent = JSON.stringify((model.messageRequests().at(-1)!.body as { messages: unknown }).messages);
-    assert.match(sent, /heliotrope/, 'the committed message reached the model');
-    assert.match(sent, /agenthost restarted before this earlier message reached you/);
+      model.setScript([{ when: 'tools', text: 'noted' }]);
+      const stream = await again.beta.sessions.events.stream(session);
+      await again.beta.sessions.events.send(session, { events: [{ type: 'user.message', content: [{ type: 'text', text: question }] }] });
+      const turn = await readStream(stream, isIdle, 60_000);
+      assert.deepEqual(turn.at(-1)!.stop_reason, { type: 'end_turn' }, fourth.output());
+      const sent = JSON.stringify((model.messageRequests().at(-1)!.body as { messages: unknown }).messages);
+      assert.match(sent, answer, 'the committed message reached the model');
+      assert.match(sent, /agenthost restarted before this earlier message reached you/);
+    }
   });
 
   it('a confirmation committed the moment before the server died is applied by the next server, and the tool runs once', async () => {

@@ -70,6 +70,16 @@ export class SessionService {
     // A warm sandbox was started for a session id of its own; the session takes that id. Until its
     // first message the session is standby: its sandbox gives way when the workspace needs the room.
     const warmId = await this.o.engine.claimWarm(workspaceId, env, { agent: snapshot, budget });
+    const stored: JsonObject = {
+      agent: snapshot,
+      title: body.title ?? null,
+      metadata: body.metadata ?? {},
+      budget,
+      resources,
+      usage: { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
+      runtime: { sandbox_state: warmId ? 'standby' : 'destroyed', provider, pattern: lifecycleOf(env.body).pattern, cli_version: null },
+      internal: {},
+    };
     const created = this.o.store.createSession(
       {
         id: warmId ?? newId('sesn'),
@@ -81,16 +91,8 @@ export class SessionService {
         createdAt: at,
         updatedAt: at,
         archivedAt: null,
-        body: {
-          agent: snapshot,
-          title: body.title ?? null,
-          metadata: body.metadata ?? {},
-          budget,
-          resources,
-          usage: { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
-          runtime: { sandbox_state: warmId ? 'standby' : 'destroyed', provider, pattern: lifecycleOf(env.body).pattern, cli_version: null },
-          internal: {},
-        },
+        // Recovery looks for initial events that never reached Claude Code, as for sent ones.
+        body: initial.length > 0 ? withInputCommitted(stored) : stored,
       },
       initial,
     );
