@@ -5,10 +5,66 @@ import { after, before, describe, it } from 'node:test';
 import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import type { Store } from '../src/store/index.js';
-import { agentTrace, isIdle, readStream, startE2E, text, waitFor, type AnyEvent, type E2E } from './helpers/e2e.js';
+import { podmanMissing, startTestEngine, type TestEngine } from '../src/sandbox/docker/podman-service.js';
+import { agentTrace, isIdle, providerUnavailable, readStream, startE2E, text, waitFor, type AnyEvent, type E2E } from './helpers/e2e.js';
 
 type Runtime = { sandbox_state: string; pattern: string };
 const runtimeOf = (s: unknown) => (s as { runtime: Runtime }).runtime;
+
+async function turnIn(h: E2E, sessionId: string, message: string): Promise<AnyEvent[]> {
+  const stream = await h.client.beta.sessions.events.stream(sessionId);
+  await h.client.beta.sessions.events.send(sessionId, { events: [{ type: 'user.message', content: [{ type: 'text', text: message }] }] });
+  return readStream(stream, isIdle);
+}
+
+const environmentIn = (h: E2E, lifecycle: Record<string, unknown>) =>
+  h.client.beta.environments.create({ name: `env-${String(lifecycle.pattern)}`, config: { type: 'cloud', lifecycle } as never });
+
+const hibernated = (h: E2E, sessionId: string) =>
+  waitFor(`${sessionId} to hibernate`, async () => {
+    const s = await h.client.beta.sessions.retrieve(sessionId);
+    return runtimeOf(s).sandbox_state === 'hibernated' ? s : undefined;
+  });
+
+/**
+ * The hybrid pattern on any provider: files and the whole conversation
+ * survive hibernation, and so does what the resumed process added (its
+ * transcript is written into the session's config dir for the sandbox user
+ * before the sandbox starts, and mirrored from there).
+ */
+async function hibernatesAndResumes(h: E2E, agentId: string): Promise<void> {
+  const e = await environmentIn(h, { pattern: 'hybrid', idle_timeout_s: 1 });
+  const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: e.id });
+  assert.equal(runtimeOf(session).pattern, 'hybrid');
+
+  h.model.setScript([
+    { when: 'tools', tool_use: { name: 'Bash', input: { command: 'echo PAPAYA > notes.txt' } } },
+    { when: 'tools', text: 'noted the fruit' },
+  ]);
+  await turnIn(h, session.id, 'remember a fruit');
+  assert.equal(runtimeOf(await h.client.beta.sessions.retrieve(session.id)).sandbox_state, 'live');
+
+  await hibernated(h, session.id);
+  assert.equal((await h.client.beta.sessions.retrieve(session.id)).status, 'idle');
+
+  h.model.setScript([
+    { when: 'tools', tool_use: { name: 'Bash', input: { command: 'cat notes.txt' } } },
+    { when: 'tools', text: 'it was papaya' },
+  ]);
+  const events = await turnIn(h, session.id, 'which fruit?');
+  assert.deepEqual(agentTrace(events), ['agent.tool_use', 'agent.tool_result', 'agent.message', 'session.status_idle']);
+  assert.match(text(events.find((e) => e.type === 'agent.tool_result')!), /PAPAYA/);
+  const main = h.model.messageRequests().filter((r) => Array.isArray((r.body as { tools?: unknown[] }).tools));
+  assert.match(JSON.stringify((main.at(-1)!.body as { messages: unknown }).messages), /noted the fruit/, 'history survives hibernation');
+  assert.equal(runtimeOf(await h.client.beta.sessions.retrieve(session.id)).sandbox_state, 'live');
+
+  // What the resumed process adds is kept too: a second hibernation loses neither turn.
+  await hibernated(h, session.id);
+  h.model.setScript([{ when: 'tools', text: 'papaya, still' }]);
+  await turnIn(h, session.id, 'and now?');
+  const third = JSON.stringify((h.model.messageRequests().at(-1)!.body as { messages: unknown }).messages);
+  for (const said of ['remember a fruit', 'noted the fruit', 'which fruit?', 'it was papaya']) assert.ok(third.includes(said), `the conversation after two hibernations has "${said}"`);
+}
 
 /**
  * Deployment patterns and the turn-aware idle clock, end to end with the real
@@ -24,44 +80,10 @@ describe('lifecycle patterns (sqlite, bwrap)', { timeout: 300_000 }, () => {
   });
   after(() => h?.close());
 
-  async function turn(sessionId: string, message: string): Promise<AnyEvent[]> {
-    const stream = await h.client.beta.sessions.events.stream(sessionId);
-    await h.client.beta.sessions.events.send(sessionId, { events: [{ type: 'user.message', content: [{ type: 'text', text: message }] }] });
-    return readStream(stream, isIdle);
-  }
+  const turn = (sessionId: string, message: string) => turnIn(h, sessionId, message);
+  const env = (lifecycle: Record<string, unknown>) => environmentIn(h, lifecycle);
 
-  const env = (lifecycle: Record<string, unknown>) =>
-    h.client.beta.environments.create({ name: `env-${String(lifecycle.pattern)}`, config: { type: 'cloud', lifecycle } as never });
-
-  it('hybrid: hibernates when idle, then resumes with files and history intact', async () => {
-    const e = await env({ pattern: 'hybrid', idle_timeout_s: 1 });
-    const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: e.id });
-    assert.equal(runtimeOf(session).pattern, 'hybrid');
-
-    h.model.setScript([
-      { when: 'tools', tool_use: { name: 'Bash', input: { command: 'echo PAPAYA > notes.txt' } } },
-      { when: 'tools', text: 'noted the fruit' },
-    ]);
-    await turn(session.id, 'remember a fruit');
-    assert.equal(runtimeOf(await h.client.beta.sessions.retrieve(session.id)).sandbox_state, 'live');
-
-    await waitFor('hibernation', async () => {
-      const s = await h.client.beta.sessions.retrieve(session.id);
-      return runtimeOf(s).sandbox_state === 'hibernated' ? s : undefined;
-    });
-    assert.equal((await h.client.beta.sessions.retrieve(session.id)).status, 'idle');
-
-    h.model.setScript([
-      { when: 'tools', tool_use: { name: 'Bash', input: { command: 'cat notes.txt' } } },
-      { when: 'tools', text: 'it was papaya' },
-    ]);
-    const events = await turn(session.id, 'which fruit?');
-    assert.deepEqual(agentTrace(events), ['agent.tool_use', 'agent.tool_result', 'agent.message', 'session.status_idle']);
-    assert.match(text(events.find((e) => e.type === 'agent.tool_result')!), /PAPAYA/);
-    const main = h.model.messageRequests().filter((r) => Array.isArray((r.body as { tools?: unknown[] }).tools));
-    assert.match(JSON.stringify((main.at(-1)!.body as { messages: unknown }).messages), /noted the fruit/, 'history survives hibernation');
-    assert.equal(runtimeOf(await h.client.beta.sessions.retrieve(session.id)).sandbox_state, 'live');
-  });
+  it('hybrid: hibernates when idle, then resumes with files and history intact, twice', () => hibernatesAndResumes(h, agentId));
 
   it('the idle clock does not run during a tool longer than the idle timeout', async () => {
     const e = await env({ pattern: 'hybrid', idle_timeout_s: 1 });
@@ -289,3 +311,34 @@ describe('transcript lines the store missed (sqlite, bwrap)', { timeout: 300_000
     assert.deepEqual(await gapsOf(sessionId), []);
   });
 });
+
+// The stronger providers' sandbox users are neither root nor the server's user: the resumed
+// transcript must be theirs to read and append to. Under CI a provider that cannot run fails.
+for (const provider of ['gvisor', 'docker'] as const) {
+  describe(`hibernate and resume (sqlite, ${provider})`, { timeout: 300_000 }, () => {
+    let h: E2E | undefined;
+    let engine: TestEngine | undefined;
+    let unavailable: string | undefined;
+    let agentId = '';
+
+    before(async () => {
+      if (provider === 'docker' && (!podmanMissing() || process.env.CI)) engine = await startTestEngine();
+      unavailable = await providerUnavailable(provider, engine);
+      if (unavailable) return;
+      h = await startE2E({ backend: 'sqlite', reaperIntervalMs: 200, provider, ...(engine ? { engine } : {}) });
+      agentId = (await h.client.beta.agents.create({ name: 'coder', model: 'claude-sonnet-4-5', tools: [{ type: 'agent_toolset_20260401' }] })).id;
+    });
+    after(async () => {
+      await h?.close();
+      await engine?.close();
+    });
+
+    it('hybrid: hibernates when idle, then resumes with files and history intact, twice', async (t) => {
+      if (unavailable) {
+        if (process.env.CI) assert.fail(`${provider}: ${unavailable}`);
+        return t.skip(unavailable);
+      }
+      await hibernatesAndResumes(h!, agentId);
+    });
+  });
+}

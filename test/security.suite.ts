@@ -11,10 +11,9 @@ import { createApiKey } from '../src/api/auth.js';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/logger.js';
 import { podmanMissing, startTestEngine, type TestEngine } from '../src/sandbox/docker/podman-service.js';
-import { createSandboxProvider, type SandboxProviderName } from '../src/sandbox/index.js';
 import { startServer, type Server } from '../src/server.js';
 import { startScriptedModel, type ScriptedModel } from '../src/testing/scripted-model/index.js';
-import { UPSTREAM_KEY, isIdle, readStream, type AnyEvent } from './helpers/e2e.js';
+import { UPSTREAM_KEY, isIdle, providerUnavailable, readStream, type AnyEvent } from './helpers/e2e.js';
 
 /**
  * The security suite (`npm run test:security`): real sessions through the
@@ -71,18 +70,6 @@ function results(events: AnyEvent[]): Map<string, boolean> {
   return out;
 }
 
-const available = async (name: SandboxProviderName, engine?: TestEngine): Promise<string | undefined> => {
-  const dir = await mkdtemp(join(tmpdir(), 'ahsec-check-'));
-  try {
-    await (await createSandboxProvider(name, { runtimeDir: dir, log: createLogger({ level: 'silent' }), ...(engine ? { docker: engine } : {}) })).check();
-    return undefined;
-  } catch (error) {
-    return (error as Error).message;
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-};
-
 // SECURITY_PROVIDERS=gvisor narrows a run while working on one provider.
 const only = process.env.SECURITY_PROVIDERS?.split(',');
 for (const provider of (['bwrap', 'gvisor', 'docker'] as const).filter((p) => !only || only.includes(p))) {
@@ -101,7 +88,7 @@ for (const provider of (['bwrap', 'gvisor', 'docker'] as const).filter((p) => !o
 
     async function start(): Promise<void> {
       if (provider === 'docker' && (!podmanMissing() || process.env.CI === 'true')) engine = await startTestEngine();
-      unavailable = await available(provider, engine);
+      unavailable = await providerUnavailable(provider, engine);
       if (unavailable) return;
       dataDir = await mkdtemp(join(tmpdir(), 'ahsec-'));
       writeFileSync(join(dataDir, 'host-secret.txt'), CANARY);

@@ -1,4 +1,3 @@
-import { cpSync, statSync } from 'node:fs';
 import {
   query,
   type CanUseTool,
@@ -12,7 +11,6 @@ import {
   type SessionStore,
 } from '@anthropic-ai/claude-agent-sdk';
 import type { Logger } from '../logger.js';
-import { chownTreeSync } from '../sandbox/ownership.js';
 import type { Sandbox } from '../sandbox/provider.js';
 import type { EventDraft, EventLog, SessionRef } from '../sessions/event-log.js';
 import type { Json, JsonObject } from '../store/store.js';
@@ -38,7 +36,7 @@ export interface LiveSessionOptions {
   maxTurns: number;
   /** Remaining budget for this process's lifetime, USD. */
   maxBudgetUsd?: number;
-  /** Claude Code session id to resume (a session that ran before in these dirs). */
+  /** Claude Code session id to resume; its transcript must be in the session's config dir (`materializeTranscript`). */
   resume?: string;
   /**
    * Checks a file write (Write, Edit, NotebookEdit) before it happens: returns
@@ -155,7 +153,10 @@ export class LiveSession {
         settingSources: [],
         maxTurns: options.maxTurns,
         ...(options.maxBudgetUsd !== undefined ? { maxBudgetUsd: options.maxBudgetUsd } : {}),
-        ...(options.resume ? { resume: options.resume } : {}),
+        // Not `resume`: with a sessionStore the SDK would rebuild the transcript in a
+        // directory the sandbox cannot see (see materializeTranscript); the engine has
+        // put it in the session's config dir.
+        ...(options.resume ? { extraArgs: { resume: options.resume } } : {}),
         ...(options.executable ? { pathToClaudeCodeExecutable: options.executable } : {}),
         ...(deps.sessionStore ? { sessionStore: deps.sessionStore, sessionStoreFlush: 'eager' as const } : {}),
         spawnClaudeCodeProcess: (spawn) => {
@@ -163,7 +164,7 @@ export class LiveSession {
             command: spawn.command,
             args: spawn.args,
             cwd: spawn.cwd ?? dirs.cwd,
-            env: adoptResumeDir(spawn.env, dirs.config),
+            env: spawn.env,
             ...(spawn.signal ? { signal: spawn.signal } : {}),
           });
           child.stderr.on('data', (chunk: Buffer) => this.log.debug({ stderr: chunk.toString('utf8').slice(0, 2000) }, 'claude stderr'));
@@ -559,21 +560,3 @@ export class LiveSession {
 }
 
 function noop(): void {}
-
-/**
- * Resuming from a session store, the SDK rebuilds the transcript in a fresh
- * directory under the server's temp dir and points CLAUDE_CONFIG_DIR there.
- * The sandbox cannot see the server's temp dir (nor should it: other
- * sessions' files live there), so the rebuilt files are copied into the
- * session's own config dir, which is what the sandbox mounts. The copies
- * become the config dir's owner's: a sandbox user other than the server's
- * must be able to read and append to them.
- */
-export function adoptResumeDir(env: Record<string, string | undefined>, configDir: string): Record<string, string | undefined> {
-  const dir = env.CLAUDE_CONFIG_DIR;
-  if (!dir || dir === configDir) return env;
-  cpSync(dir, configDir, { recursive: true, force: true });
-  const owner = statSync(configDir);
-  if (owner.uid !== process.getuid?.()) chownTreeSync([configDir], owner.uid, owner.gid);
-  return { ...env, CLAUDE_CONFIG_DIR: configDir };
-}

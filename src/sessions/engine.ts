@@ -9,7 +9,7 @@ import { addCost, type CostMeter } from '../ops/cost.js';
 import { NoopMetrics, type LiveSessionSample, type Metrics } from '../ops/metrics.js';
 import type { SandboxLimits, SandboxProvider } from '../sandbox/provider.js';
 import type { EnvironmentRecord, Json, JsonObject, SessionRecord, Store } from '../store/store.js';
-import { readLocalTranscript, type RepairableSessionStore } from '../store/session-store.js';
+import { materializeTranscript, readLocalTranscript, type RepairableSessionStore } from '../store/session-store.js';
 import { newId } from '../ids.js';
 import { sandboxLimitsOf } from '../resources/environment-body.js';
 import { PathLocks, checkSharedWrite } from '../lifecycle/path-locks.js';
@@ -885,6 +885,7 @@ export class SessionEngine {
       throw new Error('the conversation transcript could not be saved to the store; try again');
     }
     await hooks.prepare?.(dirs);
+    const resume = await this.resumableConversation(ref.id, (body.internal as JsonObject | undefined)?.claude_session_id, dirs.config);
     const networking = (env.body.config as JsonObject | undefined)?.networking as JsonObject | undefined;
     const agent = body.agent as JsonObject;
     const mcpServerUrls = ((agent.mcp_servers as JsonObject[] | undefined) ?? []).flatMap((m) => (typeof m.url === 'string' ? [m.url] : []));
@@ -913,8 +914,6 @@ export class SessionEngine {
     }
 
     const executable = await this.executable();
-    const internal = (body.internal as JsonObject | undefined) ?? {};
-    const resume = await this.resumableConversation(ref.id, internal.claude_session_id);
     const live: LiveSession = new LiveSession({
       ref,
       log: this.o.log,
@@ -956,14 +955,6 @@ export class SessionEngine {
     return { live, dirs, providerName, executable };
   }
 
-  /**
-   * The Claude Code conversation to resume, if there is one to resume. A
-   * server killed after Claude Code announced its session id but before any
-   * line of its transcript reached the store leaves an id with nothing
-   * behind it; resuming that fails every turn ("No conversation found"), so
-   * the session starts a new conversation instead, and the messages the
-   * crash kept from the old one are redelivered (see redeliver.ts).
-   */
   /**
    * The SDK gave up saving a batch of the session's transcript lines to the
    * store (after its retries). The local file still has them: the session
@@ -1033,15 +1024,20 @@ export class SessionEngine {
     return left.length === 0;
   }
 
-  private async resumableConversation(sessionId: string, claudeSessionId: unknown): Promise<string | undefined> {
+  /**
+   * The Claude Code conversation to resume, if there is one, with its
+   * transcript written from the store into the session's config dir. A
+   * server killed after Claude Code announced its session id but before any
+   * line of its transcript reached the store leaves an id with nothing
+   * behind it; resuming that fails every turn ("No conversation found"), so
+   * the session starts a new conversation instead, and the messages the
+   * crash kept from the old one are redelivered (see redeliver.ts).
+   */
+  private async resumableConversation(sessionId: string, claudeSessionId: unknown, configDir: string): Promise<string | undefined> {
     if (typeof claudeSessionId !== 'string') return undefined;
     const transcripts = this.o.transcripts;
     if (!transcripts) return claudeSessionId;
-    // Listing is enough to tell; loading would read the whole transcript the resume reads again.
-    const stored = transcripts.listSessions
-      ? (await transcripts.listSessions(sessionId)).some((t) => t.sessionId === claudeSessionId)
-      : ((await transcripts.load({ projectKey: sessionId, sessionId: claudeSessionId })) ?? []).length > 0;
-    if (stored) return claudeSessionId;
+    if (await materializeTranscript(transcripts, { projectKey: sessionId, sessionId: claudeSessionId }, configDir)) return claudeSessionId;
     this.log.warn({ sessionId, claudeSessionId }, 'no stored transcript for this conversation; starting a new one');
     return undefined;
   }

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { query, type SDKMessage, type SessionStoreFlush } from '@anthropic-ai/claude-agent-sdk';
 import { startScriptedModel, type ScriptedModel } from '../testing/scripted-model/index.js';
-import { readLocalTranscript, TranscriptStore } from './session-store.js';
+import { materializeTranscript, readLocalTranscript, TranscriptStore } from './session-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 
 interface Machine {
@@ -63,7 +63,7 @@ describe('TranscriptStore with the real Claude Code CLI', () => {
   async function turn(
     on: Machine,
     prompt: string,
-    options: { resume?: string; env?: Record<string, string>; flush?: SessionStoreFlush } = {},
+    options: { resume?: string; resumeLocal?: string; env?: Record<string, string>; flush?: SessionStoreFlush } = {},
   ): Promise<Turn> {
     const messages: SDKMessage[] = [];
     let stderr = '';
@@ -76,6 +76,8 @@ describe('TranscriptStore with the real Claude Code CLI', () => {
         sessionStore: new TranscriptStore(store),
         sessionStoreFlush: options.flush ?? 'batched',
         ...(options.resume ? { resume: options.resume } : {}),
+        // A transcript already in the config dir: the CLI's own --resume, as the engine does.
+        ...(options.resumeLocal ? { extraArgs: { resume: options.resumeLocal } } : {}),
         env: {
           PATH: process.env.PATH ?? '/usr/bin:/bin',
           HOME: on.home,
@@ -148,6 +150,26 @@ describe('TranscriptStore with the real Claude Code CLI', () => {
     assert.ok(after && mirrored && after.length > mirrored.length);
   });
 
+  it('resumes from a transcript materialized into its own config dir, and the store gets what the resumed process writes', { timeout: 120_000 }, async () => {
+    script();
+    const env = { CLAUDE_CODE_PROJECT_DIR_NAME: 'sesn_materialized' };
+    const first = await turn(await machine(), 'remember the word PAPAYA', { env, flush: 'eager' });
+    assertSuccess(first, 'Noted: PAPAYA.');
+    const key = { projectKey: 'sesn_materialized', sessionId: first.sessionId };
+    const before = (await store.loadTranscript(key))!;
+
+    const b = await machine();
+    assert.equal(await materializeTranscript(new TranscriptStore(store), key, b.config), true);
+    const second = await turn(b, 'which word did I ask you to remember?', { resumeLocal: first.sessionId, env, flush: 'eager' });
+    assertSuccess(second, 'It was PAPAYA.');
+    assert.match(lastRequest(), /remember the word PAPAYA/);
+    // The config dir the SDK mirrors from is the one the CLI wrote in: nothing of the second turn is dropped.
+    const after = JSON.stringify(await store.loadTranscript(key));
+    assert.ok(after.length > JSON.stringify(before).length);
+    assert.match(after, /which word did I ask you to remember\?/);
+    assert.match(after, /It was PAPAYA\./);
+  });
+
   it('does not find the transcript when the workspace path differs', { timeout: 120_000 }, async () => {
     script();
     const first = await turn(await machine(), 'remember the word PAPAYA');
@@ -170,6 +192,32 @@ describe('TranscriptStore with the real Claude Code CLI', () => {
     const second = await turn(await machine(), 'which word did I ask you to remember?', { resume: first.sessionId, env });
     assertSuccess(second, 'It was PAPAYA.');
     assert.match(lastRequest(), /remember the word PAPAYA/);
+  });
+});
+
+describe('materializeTranscript', () => {
+  it('writes the main and subagent transcripts as the files readLocalTranscript reads, and is false for one the store does not have', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'agenthost-materialize-'));
+    const store = new SqliteStore(join(root, 'agenthost.db'));
+    try {
+      await store.migrate();
+      const transcripts = new TranscriptStore(store);
+      const key = { projectKey: 'sesn_m', sessionId: '0b5e3c1e-0000-4000-8000-000000000002' };
+      await transcripts.append(key, [{ type: 'user', uuid: 'u1', timestamp: 't' }, { type: 'assistant', uuid: 'a1', timestamp: 't' }]);
+      await transcripts.append({ ...key, subpath: 'subagents/agent-y' }, [{ type: 'user', uuid: 's1', timestamp: 't' }]);
+      const config = join(root, 'config');
+      await mkdir(join(config, 'projects', key.projectKey), { recursive: true });
+      await writeFile(join(config, 'projects', key.projectKey, `${key.sessionId}.jsonl`), '{"uuid":"stale"}\n');
+
+      assert.equal(await materializeTranscript(transcripts, key, config), true);
+      assert.deepEqual(await readLocalTranscript(config, key), [{ type: 'user', uuid: 'u1', timestamp: 't' }, { type: 'assistant', uuid: 'a1', timestamp: 't' }]);
+      assert.deepEqual(await readLocalTranscript(config, { ...key, subpath: 'subagents/agent-y' }), [{ type: 'user', uuid: 's1', timestamp: 't' }]);
+      assert.equal(await materializeTranscript(transcripts, { ...key, sessionId: '0b5e3c1e-0000-4000-8000-000000000003' }, config), false);
+      await assert.rejects(materializeTranscript(transcripts, { ...key, projectKey: '..' }, config), /not a transcript key/);
+    } finally {
+      await store.close();
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
 

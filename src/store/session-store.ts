@@ -1,6 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { SessionKey, SessionStore, SessionStoreEntry } from '@anthropic-ai/claude-agent-sdk';
+import { chownTree } from '../sandbox/ownership.js';
 import type { Store, TranscriptEntry, TranscriptKey } from './store.js';
 
 /** A SessionStore whose copy of a transcript can be rewritten from the local file, when a mirror missed lines. */
@@ -76,10 +77,7 @@ function transcriptKey(key: SessionKey): TranscriptKey {
  * none. A last line cut short by a killed process is left out.
  */
 export async function readLocalTranscript(configDir: string, key: SessionKey): Promise<SessionStoreEntry[] | null> {
-  // Only names under the config dir: each part one path segment, never . or ..
-  const parts = [key.projectKey.replace(/\//g, '\\'), key.sessionId.replace(/\//g, '\\'), ...(key.subpath ? key.subpath.split('/') : [])];
-  if (parts.some((p) => p === '' || p === '.' || p === '..' || p.includes('\\'))) throw new Error(`not a transcript key: ${JSON.stringify(key)}`);
-  const file = join(configDir, 'projects', key.projectKey, key.subpath ? join(key.sessionId, `${key.subpath}.jsonl`) : `${key.sessionId}.jsonl`);
+  const file = transcriptFile(configDir, key);
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -99,4 +97,45 @@ export async function readLocalTranscript(configDir: string, key: SessionKey): P
     }
   });
   return entries;
+}
+
+/**
+ * Writes the stored transcript of a conversation, and its subagents'
+ * transcripts, as the JSONL files Claude Code resumes from under
+ * `configDir`, replacing local copies; the files become the config dir's
+ * owner's (the sandbox user's). False when the store has no such transcript.
+ *
+ * The Agent SDK does this itself for `resume` with a `sessionStore`, but
+ * into a new directory under the server's temp dir that it then expects
+ * Claude Code's CLAUDE_CONFIG_DIR to be. A sandbox sees only the session's
+ * own config dir, and mirror frames from any other dir are dropped: every
+ * line a resumed process wrote was missing from the store. So agenthost
+ * materializes the files where the sandbox looks, and passes `--resume`
+ * itself.
+ */
+export async function materializeTranscript(store: SessionStore, key: { projectKey: string; sessionId: string }, configDir: string): Promise<boolean> {
+  const mainFile = transcriptFile(configDir, key);
+  const main = await store.load(key);
+  if (!main || main.length === 0) return false;
+  const subpaths = (await store.listSubkeys?.(key)) ?? [];
+  const files: Array<[string, SessionStoreEntry[]]> = [[mainFile, main]];
+  for (const subpath of subpaths) {
+    const entries = await store.load({ ...key, subpath });
+    if (entries && entries.length > 0) files.push([transcriptFile(configDir, { ...key, subpath }), entries]);
+  }
+  for (const [file, entries] of files) {
+    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+    await writeFile(file, entries.map((e) => `${JSON.stringify(e)}\n`).join(''), { mode: 0o600 });
+  }
+  const owner = await stat(configDir);
+  if (owner.uid !== process.getuid?.()) await chownTree([join(configDir, 'projects')], owner.uid, owner.gid);
+  return true;
+}
+
+/** The JSONL file Claude Code keeps for `key` under its config dir. Throws for a key that would name a path outside it. */
+function transcriptFile(configDir: string, key: SessionKey): string {
+  // Only names under the config dir: each part one path segment, never . or ..
+  const parts = [key.projectKey.replace(/\//g, '\\'), key.sessionId.replace(/\//g, '\\'), ...(key.subpath ? key.subpath.split('/') : [])];
+  if (parts.some((p) => p === '' || p === '.' || p === '..' || p.includes('\\'))) throw new Error(`not a transcript key: ${JSON.stringify(key)}`);
+  return join(configDir, 'projects', key.projectKey, key.subpath ? join(key.sessionId, `${key.subpath}.jsonl`) : `${key.sessionId}.jsonl`);
 }

@@ -5,6 +5,8 @@ import Anthropic from '@anthropic-ai/sdk';
 import { createApiKey } from '../../src/api/auth.js';
 import { loadConfig } from '../../src/config/config.js';
 import { silentLogger } from '../../src/logger.js';
+import type { TestEngine } from '../../src/sandbox/docker/podman-service.js';
+import { createSandboxProvider, type SandboxProviderName } from '../../src/sandbox/index.js';
 import { startServer, type Server } from '../../src/server.js';
 import { openStore, PostgresStore, type Store } from '../../src/store/index.js';
 import { startScriptedModel, type ScriptedModel } from '../../src/testing/scripted-model/index.js';
@@ -26,7 +28,9 @@ export interface E2E {
 
 export interface E2EOptions {
   backend: TestBackend;
-  provider?: 'bwrap' | 'process';
+  provider?: SandboxProviderName;
+  /** The engine and image of the docker provider. */
+  engine?: TestEngine;
   maxTurns?: number;
   reaperIntervalMs?: number;
   /** Further configuration variables, e.g. AGENTHOST_FILE_SIZE_LIMIT. */
@@ -62,6 +66,7 @@ export async function startE2E(o: E2EOptions): Promise<E2E> {
     ANTHROPIC_API_KEY: UPSTREAM_KEY,
     // Warm pools start extra Claude Code processes; the suites that test them turn them on.
     AGENTHOST_WARM_POOL_MAX: '0',
+    ...(o.engine ? { AGENTHOST_DOCKER_HOST: o.engine.host, AGENTHOST_DOCKER_IMAGE: o.engine.image } : {}),
     ...o.env,
   });
   const server = await startServer(config, silentLogger(), store ? { store } : {});
@@ -85,6 +90,19 @@ export async function startE2E(o: E2EOptions): Promise<E2E> {
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Why the provider cannot run sandboxes here (its `check()`), or undefined when it can. */
+export async function providerUnavailable(name: SandboxProviderName, engine?: TestEngine): Promise<string | undefined> {
+  const dir = await mkdtemp(join(tmpdir(), 'agenthost-check-'));
+  try {
+    await (await createSandboxProvider(name, { runtimeDir: dir, log: silentLogger(), ...(engine ? { docker: engine } : {}) })).check();
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** Polls `check` every 50 ms until it returns a value other than undefined; fails after `timeoutMs`. */
