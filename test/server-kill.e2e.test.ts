@@ -72,6 +72,32 @@ describe('agenthost serve killed with SIGKILL during a tool call', { timeout: 18
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
+  /**
+   * A session whose agent must ask before Bash, paused on its first call (it
+   * appends "once" to `file`); once approved it calls again and answers `reply`.
+   */
+  async function waitingForConfirmation(client: Anthropic, file: string, reply: string, serve: Serve): Promise<{ id: string; ask: AnyEvent }> {
+    const careful = await client.beta.agents.create({
+      name: `careful-${file}`,
+      model: 'claude-sonnet-4-5',
+      tools: [{ type: 'agent_toolset_20260401', configs: [{ name: 'bash', permission_policy: { type: 'always_ask' } }] }],
+    });
+    const environment = await client.beta.environments.create({ name: `asks-${file}`, config: { type: 'cloud' } });
+    const id = (await client.beta.sessions.create({ agent: careful.id, environment_id: environment.id })).id;
+    const command = `echo once >> ${file}; cat ${file}`;
+    model.setScript([
+      { when: 'tools', tool_use: { name: 'Bash', input: { command } } },
+      { when: 'tools', match: 'approved your bash call', tool_use: { name: 'Bash', input: { command } } },
+      { when: 'tools', text: reply },
+    ]);
+    const stream = await client.beta.sessions.events.stream(id);
+    await client.beta.sessions.events.send(id, { events: [{ type: 'user.message', content: [{ type: 'text', text: `append to ${file}` }] }] });
+    const asked = await readStream(stream, (e, seen) => isIdle(e) && seen.some((x) => x.type === 'agent.tool_use'), 60_000);
+    const ask = asked.find((e) => e.type === 'agent.tool_use')!;
+    assert.deepEqual(asked.at(-1)!.stop_reason, { type: 'requires_action', event_ids: [ask.id] }, serve.output());
+    return { id, ask };
+  }
+
   it('leaves no tool and no Claude Code process behind', async () => {
     first = await startServe(env);
     const client = new Anthropic({ baseURL: first.url, apiKey: key, maxRetries: 0 });
@@ -177,24 +203,7 @@ describe('agenthost serve killed with SIGKILL during a tool call', { timeout: 18
   it('a confirmation pending when the server is killed still works after the restart, and the tool runs once', async () => {
     const restarted = await startServe(env);
     const client = new Anthropic({ baseURL: restarted.url, apiKey: key, maxRetries: 0 });
-    const careful = await client.beta.agents.create({
-      name: 'careful',
-      model: 'claude-sonnet-4-5',
-      tools: [{ type: 'agent_toolset_20260401', configs: [{ name: 'bash', permission_policy: { type: 'always_ask' } }] }],
-    });
-    const environment = await client.beta.environments.create({ name: 'asks', config: { type: 'cloud' } });
-    const id = (await client.beta.sessions.create({ agent: careful.id, environment_id: environment.id })).id;
-    const command = 'echo once >> ran.txt; cat ran.txt';
-    model.setScript([
-      { when: 'tools', tool_use: { name: 'Bash', input: { command } } },
-      { when: 'tools', match: 'approved your bash call', tool_use: { name: 'Bash', input: { command } } },
-      { when: 'tools', text: 'ran it' },
-    ]);
-    let stream = await client.beta.sessions.events.stream(id);
-    await client.beta.sessions.events.send(id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'append to ran.txt' }] }] });
-    const asked = await readStream(stream, (e, seen) => isIdle(e) && seen.some((x) => x.type === 'agent.tool_use'), 60_000);
-    const ask = asked.find((e) => e.type === 'agent.tool_use')!;
-    assert.deepEqual(asked.at(-1)!.stop_reason, { type: 'requires_action', event_ids: [ask.id] }, restarted.output());
+    const { id, ask } = await waitingForConfirmation(client, 'ran.txt', 'ran it', restarted);
 
     restarted.child.kill('SIGKILL');
     assert.equal(await restarted.exited, 'SIGKILL');
@@ -202,7 +211,7 @@ describe('agenthost serve killed with SIGKILL during a tool call', { timeout: 18
     const again = new Anthropic({ baseURL: third.url, apiKey: key, maxRetries: 0 });
     assert.equal((await again.beta.sessions.retrieve(id)).status, 'idle', 'still waiting for the confirmation');
 
-    stream = await again.beta.sessions.events.stream(id);
+    const stream = await again.beta.sessions.events.stream(id);
     await again.beta.sessions.events.send(id, { events: [{ type: 'user.tool_confirmation', tool_use_id: ask.id, result: 'allow' }] });
     const after = await readStream(stream, (e, seen) => isIdle(e) && seen.some((x) => x.type === 'user.tool_confirmation'), 60_000);
     const story = after.map((e) => (e.type === 'session.error' ? `${e.type}: ${JSON.stringify(e.error)}` : e.type)).join('\n');
@@ -269,23 +278,7 @@ describe('agenthost serve killed with SIGKILL during a tool call', { timeout: 18
   it('a confirmation committed the moment before the server died is applied by the next server, and the tool runs once', async () => {
     assert.ok(fourth, 'the previous test started a server');
     const client = new Anthropic({ baseURL: fourth.url, apiKey: key, maxRetries: 0 });
-    const careful = await client.beta.agents.create({
-      name: 'careful-too',
-      model: 'claude-sonnet-4-5',
-      tools: [{ type: 'agent_toolset_20260401', configs: [{ name: 'bash', permission_policy: { type: 'always_ask' } }] }],
-    });
-    const environment = await client.beta.environments.create({ name: 'asks-too', config: { type: 'cloud' } });
-    const id = (await client.beta.sessions.create({ agent: careful.id, environment_id: environment.id })).id;
-    const command = 'echo once >> confirmed.txt; cat confirmed.txt';
-    model.setScript([
-      { when: 'tools', tool_use: { name: 'Bash', input: { command } } },
-      { when: 'tools', match: 'approved your bash call', tool_use: { name: 'Bash', input: { command } } },
-      { when: 'tools', text: 'ran it after all' },
-    ]);
-    const stream = await client.beta.sessions.events.stream(id);
-    await client.beta.sessions.events.send(id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'append to confirmed.txt' }] }] });
-    const asked = await readStream(stream, (e, seen) => isIdle(e) && seen.some((x) => x.type === 'agent.tool_use'), 60_000);
-    const ask = asked.find((e) => e.type === 'agent.tool_use')!;
+    const { id, ask } = await waitingForConfirmation(client, 'confirmed.txt', 'ran it after all', fourth);
     fourth.child.kill('SIGKILL');
     assert.equal(await fourth.exited, 'SIGKILL');
 
