@@ -12,7 +12,7 @@ import type { SessionEngine } from '../src/sessions/engine.js';
 import { EventLog } from '../src/sessions/event-log.js';
 import { SessionService } from '../src/sessions/service.js';
 import { startScriptedModel, type ScriptedModel } from '../src/testing/scripted-model/index.js';
-import { isIdle, processesMatching, readStream, text, type AnyEvent } from './helpers/e2e.js';
+import { isIdle, processesMatching, readStream, text, waitFor, type AnyEvent } from './helpers/e2e.js';
 import { claudeProcessesOf, descendants, eventsOf, freePort, startServe, stillAlive, type Proc, type Serve } from './helpers/processes.js';
 
 /**
@@ -22,6 +22,7 @@ import { claudeProcessesOf, descendants, eventsOf, freePort, startServe, stillAl
  */
 
 const UPSTREAM_KEY = 'sk-ant-kill-test-upstream';
+const sandboxState = (session: unknown) => (session as { runtime: { sandbox_state: string } }).runtime.sandbox_state;
 
 describe('agenthost serve killed with SIGKILL during a tool call', { timeout: 180_000 }, () => {
   let dataDir: string;
@@ -223,14 +224,22 @@ describe('agenthost serve killed with SIGKILL during a tool call', { timeout: 18
     assert.ok(!after.some((e) => e.type === 'session.status_idle' && (e.stop_reason as { type: string }).type === 'requires_action'), 'not asked twice');
   });
 
-  it('a message committed the moment before the server died, sent or in initial_events, reaches the agent with the next one', async () => {
+  it('a message committed the moment before the server died, sent, in initial_events or to a hibernated session, reaches the agent with the next one', async () => {
     third?.child.kill('SIGTERM');
     await third?.exited;
-    const serve = await startServe(env);
+    const serve = await startServe({ ...env, AGENTHOST_REAPER_INTERVAL_MS: '200' });
     const client = new Anthropic({ baseURL: serve.url, apiKey: key, maxRetries: 0 });
-    const agent = await client.beta.agents.create({ name: 'forgetful', model: 'claude-sonnet-4-5' });
+    const agent = await client.beta.agents.create({ name: 'forgetful', model: 'claude-sonnet-4-5', tools: [{ type: 'agent_toolset_20260401' }] });
     const environment = await client.beta.environments.create({ name: 'window', config: { type: 'cloud' } });
     const id = (await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id })).id;
+    // A hybrid session whose workspace is in its snapshot when the message comes.
+    const hybrid = await client.beta.environments.create({ name: 'naps', config: { type: 'cloud', lifecycle: { pattern: 'hybrid', idle_timeout_s: 1 } } as never });
+    const napper = (await client.beta.sessions.create({ agent: agent.id, environment_id: hybrid.id })).id;
+    model.setScript([{ when: 'tools', tool_use: { name: 'Bash', input: { command: 'echo QUINCE-NOTES > notes.txt' } } }, { when: 'tools', text: 'written' }]);
+    const napStream = await client.beta.sessions.events.stream(napper);
+    await client.beta.sessions.events.send(napper, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'write notes' }] }] });
+    await readStream(napStream, isIdle, 60_000);
+    await waitFor('the hybrid session to hibernate', async () => (sandboxState(await client.beta.sessions.retrieve(napper)) === 'hibernated' ? true : undefined));
     serve.child.kill('SIGKILL');
     assert.equal(await serve.exited, 'SIGKILL');
 
@@ -242,6 +251,7 @@ describe('agenthost serve killed with SIGKILL during a tool call', { timeout: 18
       const neverDelivers = { deliver: () => Promise.resolve(), providerFor: () => 'bwrap', claimWarm: () => Promise.resolve(undefined) } as unknown as SessionEngine;
       const service = new SessionService({ store, events: new EventLog(store), engine: neverDelivers, providers: new Set(['bwrap']) });
       await service.send(workspaceId, id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'the password is heliotrope' }] }] });
+      await service.send(workspaceId, napper, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'the fruit is quince' }] }] });
       created = (
         await service.create(workspaceId, {
           agent: agent.id,
@@ -255,16 +265,18 @@ describe('agenthost serve killed with SIGKILL during a tool call', { timeout: 18
 
     fourth = await startServe(env);
     const again = new Anthropic({ baseURL: fourth.url, apiKey: key, maxRetries: 0 });
+    assert.equal(sandboxState(await again.beta.sessions.retrieve(napper)), 'hibernated', 'its snapshot is still what it restores from');
     for (const [session, question, answer] of [
       [id, 'what is the password?', /heliotrope/],
       [created, 'what colour?', /vermilion/],
+      [napper, 'what fruit, and what is in notes.txt?', /quince/],
     ] as const) {
       const events = await eventsOf(again, session);
       const error = events.find((e) => e.type === 'session.error');
       assert.ok(error, `the lost turn is reported; events: ${events.map((e) => e.type).join(', ')}`);
       assert.match((error.error as { message: string }).message, /before your message reached the agent/);
 
-      model.setScript([{ when: 'tools', text: 'noted' }]);
+      model.setScript([{ when: 'tools', match: 'notes.txt', tool_use: { name: 'Bash', input: { command: 'cat notes.txt' } } }, { when: 'tools', text: 'noted' }]);
       const stream = await again.beta.sessions.events.stream(session);
       await again.beta.sessions.events.send(session, { events: [{ type: 'user.message', content: [{ type: 'text', text: question }] }] });
       const turn = await readStream(stream, isIdle, 60_000);
@@ -272,6 +284,7 @@ describe('agenthost serve killed with SIGKILL during a tool call', { timeout: 18
       const sent = JSON.stringify((model.messageRequests().at(-1)!.body as { messages: unknown }).messages);
       assert.match(sent, answer, 'the committed message reached the model');
       assert.match(sent, /agenthost restarted before this earlier message reached you/);
+      if (session === napper) assert.match(text(turn.find((e) => e.type === 'agent.tool_result')!), /QUINCE-NOTES/, 'the workspace came back from its snapshot');
     }
   });
 
