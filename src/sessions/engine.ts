@@ -566,9 +566,7 @@ export class SessionEngine {
         await this.o.store.listEvents(session.id, { limit: 100, order: 'desc', types: ['user.message', 'user.tool_confirmation', 'session.status_idle', 'session.status_running'] })
       ).items;
       const end = recent.findIndex((e) => e.type !== 'user.tool_confirmation');
-      // An archived session takes no more input, and gets no process for it.
-      const pending = session.archivedAt === null ? recent.slice(0, end === -1 ? recent.length : end).reverse() : [];
-      for (const e of pending) unapplied.push({ session, confirmation: e.body });
+      for (const e of recent.slice(0, end === -1 ? recent.length : end).reverse()) unapplied.push({ session, confirmation: e.body });
       if (recent[end]?.type === 'user.message') {
         await this.endInterrupted(session, 'agenthost restarted before your message reached the agent; send a message to continue, and it is delivered with that one');
       } else {
