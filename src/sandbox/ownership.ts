@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 /**
@@ -25,16 +25,6 @@ export function chownTree(dirs: string[], uid: number, gid: number): Promise<voi
       error && !onlyVanished(dirs, stderr) ? reject(failure(dirs, uid, gid, stderr || error.message)) : resolve(),
     );
   });
-}
-
-/** `chownTree` for a small tree where the caller cannot wait (it blocks while chown runs). */
-export function chownTreeSync(dirs: string[], uid: number, gid: number): void {
-  try {
-    execFileSync('chown', chownArgs(dirs, uid, gid), { env: {}, stdio: ['ignore', 'ignore', 'pipe'] });
-  } catch (error) {
-    const stderr = String((error as { stderr?: unknown }).stderr ?? '');
-    if (!onlyVanished(dirs, stderr)) throw failure(dirs, uid, gid, stderr || (error as Error).message);
-  }
 }
 
 /**
