@@ -629,9 +629,10 @@ export class SessionEngine {
     const through = internal.redeliver_through;
     if (typeof through !== 'number') return content;
     const events = await this.o.store.listEvents(session.id, { limit: 10_000, order: 'asc', types: ['user.message', 'session.status_idle'] });
+    // The process just started from the transcript in its config dir (materialized from the store); read it there.
     const claudeSessionId = internal.claude_session_id;
     const transcript =
-      typeof claudeSessionId === 'string' && this.o.transcripts ? await this.o.transcripts.load({ projectKey: session.id, sessionId: claudeSessionId }) : null;
+      typeof claudeSessionId === 'string' ? await readLocalTranscript(this.dirsFor(session.id).config, { projectKey: session.id, sessionId: claudeSessionId }) : null;
     const missed = undeliveredMessages(events.items, transcript, through);
     await this.o.events.update(session, (s) => ({ body: withInternal(s.body, { redeliver_through: undefined }) }));
     if (missed.length > 0) this.log.info({ sessionId: session.id, messages: missed.length }, 'redelivering messages a restart kept from Claude Code');
