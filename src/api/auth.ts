@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '../errors.js';
 import { newId, newSecret } from '../ids.js';
-import type { ApiKeyRecord, Store } from '../store/store.js';
+import type { ApiKeyRecord, ApiKeyScope, Store } from '../store/store.js';
 
 /** Keys look like `sk-ah-<43 url-safe chars>`; only their SHA-256 is stored. */
 const KEY_PREFIX = 'sk-ah-';
@@ -11,9 +11,16 @@ export function hashApiKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
 
-/** Creates a key for a workspace (creating the workspace if needed) and returns the key once. */
-export async function createApiKey(store: Store, workspaceName: string, now = new Date()): Promise<{ key: string; record: ApiKeyRecord; workspaceId: string }> {
-  const at = now.toISOString();
+/**
+ * Creates a key for a workspace (creating the workspace if needed) and returns the key once.
+ * A `read_only` key may only make GET (and HEAD) requests.
+ */
+export async function createApiKey(
+  store: Store,
+  workspaceName: string,
+  options: { scope?: ApiKeyScope; now?: Date } = {},
+): Promise<{ key: string; record: ApiKeyRecord; workspaceId: string }> {
+  const at = (options.now ?? new Date()).toISOString();
   const workspace = await store.ensureWorkspace(workspaceName, newId('wrkspc'), at);
   const key = `${KEY_PREFIX}${newSecret(32)}`;
   const record: ApiKeyRecord = {
@@ -21,6 +28,7 @@ export async function createApiKey(store: Store, workspaceName: string, now = ne
     workspaceId: workspace.id,
     hash: hashApiKey(key),
     prefix: key.slice(0, KEY_PREFIX.length + 6),
+    scope: options.scope ?? 'full',
     createdAt: at,
     revokedAt: null,
   };
@@ -31,7 +39,11 @@ export async function createApiKey(store: Store, workspaceName: string, now = ne
 export interface AuthContext {
   workspaceId: string;
   keyId: string;
+  scope: ApiKeyScope;
 }
+
+/** What a read-only key may do: requests that change nothing. */
+const READ_METHODS = new Set(['GET', 'HEAD']);
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -51,6 +63,10 @@ function presentedKey(request: FastifyRequest): string | undefined {
  * Resolves `x-api-key` (or a bearer token) to a workspace. Lookups are cached
  * briefly: a key is hashed per request, but the store is asked at most once
  * per key per `ttlMs`, and revocation takes effect within that window.
+ *
+ * A read-only key's writes are refused here, as the request arrives: before
+ * its body is read and before any handler runs, so a refused request changes
+ * nothing.
  */
 export function createAuthenticator(store: Store, ttlMs = 5_000) {
   const cache = new Map<string, { ctx: AuthContext | null; at: number }>();
@@ -64,11 +80,15 @@ export function createAuthenticator(store: Store, ttlMs = 5_000) {
     let hit = cache.get(hash);
     if (!hit || now - hit.at > ttlMs) {
       const record = await store.findApiKeyByHash(hash);
-      hit = { ctx: record ? { workspaceId: record.workspaceId, keyId: record.id } : null, at: now };
+      hit = { ctx: record ? { workspaceId: record.workspaceId, keyId: record.id, scope: record.scope } : null, at: now };
       if (cache.size > 10_000) cache.clear();
       cache.set(hash, hit);
     }
     if (!hit.ctx) throw new AppError(ErrorCode.authentication, 'invalid x-api-key');
+    if (hit.ctx.scope === 'read_only' && !READ_METHODS.has(request.method)) {
+      const route = `${request.method} ${request.url.split('?')[0]}`;
+      throw new AppError(ErrorCode.permission, `this API key is read-only: ${route} needs a full-access key`);
+    }
     request.auth = hit.ctx;
   };
 }

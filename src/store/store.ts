@@ -30,6 +30,9 @@ export interface WorkspaceRecord {
   createdAt: string;
 }
 
+/** What a key may do: everything, or only read (GET requests). */
+export type ApiKeyScope = 'full' | 'read_only';
+
 export interface ApiKeyRecord {
   id: string;
   workspaceId: string;
@@ -37,6 +40,8 @@ export interface ApiKeyRecord {
   hash: string;
   /** The first characters of the key, for display (`ak-abc123…`). */
   prefix: string;
+  /** Keys made before scopes existed are `full`. */
+  scope: ApiKeyScope;
   createdAt: string;
   revokedAt: string | null;
 }
@@ -215,8 +220,9 @@ export interface Store {
   /** Returns the workspace with this name, creating it if absent. Idempotent. */
   ensureWorkspace(name: string, id: string, createdAt: string): Promise<WorkspaceRecord>;
   getWorkspace(id: string): Promise<WorkspaceRecord | null>;
+  /** Stores the key with its scope; the scope never changes afterwards. */
   createApiKey(key: ApiKeyRecord): Promise<void>;
-  /** Finds a key that is not revoked by its hash. */
+  /** Finds a key that is not revoked by its hash, with its scope. */
   findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null>;
   listApiKeys(workspaceId: string): Promise<ApiKeyRecord[]>;
   /**

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { newId } from '../../ids.js';
-import { StoreConflictError, type ApiKeyRecord } from '../store.js';
+import { StoreConflictError, type ApiKeyRecord, type ApiKeyScope } from '../store.js';
 import { at, workspace, type GetStore } from './fixtures.js';
 
-function key(workspaceId: string, hash = newId('req')): ApiKeyRecord {
-  return { id: newId('key'), workspaceId, hash, prefix: 'ak-abc', createdAt: at(1), revokedAt: null };
+function key(workspaceId: string, hash = newId('req'), scope: ApiKeyScope = 'full'): ApiKeyRecord {
+  return { id: newId('key'), workspaceId, hash, prefix: 'ak-abc', scope, createdAt: at(1), revokedAt: null };
 }
 
 export function lifecycleTests(store: GetStore): void {
@@ -53,6 +53,17 @@ export function workspaceTests(store: GetStore): void {
       assert.equal(await store().findApiKeyByHash('no-such-hash'), null);
       assert.deepEqual(await store().listApiKeys(a), [k]);
       assert.equal((await store().listApiKeys(b)).length, 1);
+    });
+
+    it('a key keeps its scope: found and listed as full or read_only', async () => {
+      const ws = await workspace(store());
+      const full = key(ws, newId('req'), 'full');
+      const readOnly = { ...key(ws, newId('req'), 'read_only'), createdAt: at(2) };
+      await store().createApiKey(full);
+      await store().createApiKey(readOnly);
+      assert.equal((await store().findApiKeyByHash(readOnly.hash))?.scope, 'read_only');
+      assert.equal((await store().findApiKeyByHash(full.hash))?.scope, 'full');
+      assert.deepEqual(await store().listApiKeys(ws), [full, readOnly]);
     });
 
     it('a revoked key is not found, stays listed, and keeps its first revocation time', async () => {

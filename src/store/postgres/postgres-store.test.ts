@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import pg from 'pg';
 import { runStoreContract } from '../contract.js';
+import { loadMigrations } from '../migrations.js';
 import { PostgresStore } from './postgres-store.js';
 
 const url = process.env.AGENTHOST_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
@@ -70,6 +71,31 @@ if (problem === null) {
       } finally {
         await a.close();
         await b.close();
+        await dropSchema(schema);
+      }
+    });
+
+    it('keys made before key scopes (migration 8) stay full access', async () => {
+      const schema = `agenthost_test_${run}_scopes`;
+      const old = new pg.Client({ connectionString: url });
+      await old.connect();
+      const store = new PostgresStore(url, { schema });
+      try {
+        await old.query(`CREATE SCHEMA "${schema}"; SET search_path TO "${schema}"`);
+        await old.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())');
+        for (const m of await loadMigrations(new URL('./migrations/', import.meta.url))) {
+          if (m.version >= 8) continue;
+          await old.query(m.sql);
+          await old.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+        }
+        await old.query("INSERT INTO workspaces (id, name, created_at) VALUES ('wrkspc_1', 'old', now())");
+        await old.query("INSERT INTO api_keys (id, workspace_id, hash, prefix, created_at) VALUES ('key_1', 'wrkspc_1', 'h1', 'sk-ah-abc', now())");
+
+        await store.migrate();
+        assert.equal((await store.findApiKeyByHash('h1'))?.scope, 'full');
+      } finally {
+        await store.close();
+        await old.end();
         await dropSchema(schema);
       }
     });

@@ -113,8 +113,8 @@ export class PostgresStore implements Store {
 
   async createApiKey(key: ApiKeyRecord): Promise<void> {
     await this.c.query(
-      'INSERT INTO api_keys (id, workspace_id, hash, prefix, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6)',
-      [key.id, key.workspaceId, key.hash, key.prefix, isoTimestamp(key.createdAt), isoOrNull(key.revokedAt)],
+      'INSERT INTO api_keys (id, workspace_id, hash, prefix, scope, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+      [key.id, key.workspaceId, key.hash, key.prefix, key.scope, isoTimestamp(key.createdAt), isoOrNull(key.revokedAt)],
     );
   }
 

@@ -2,6 +2,7 @@ import type {
   AgentRecord,
   AgentVersionRecord,
   ApiKeyRecord,
+  ApiKeyScope,
   EnvironmentRecord,
   EventRecord,
   JsonObject,
@@ -26,6 +27,7 @@ export interface ApiKeyRow {
   workspace_id: string;
   hash: string;
   prefix: string;
+  scope: ApiKeyScope;
   created_at: Date;
   revoked_at: Date | null;
 }
@@ -79,6 +81,7 @@ export const toApiKey = (r: ApiKeyRow): ApiKeyRecord => ({
   workspaceId: r.workspace_id,
   hash: r.hash,
   prefix: r.prefix,
+  scope: r.scope,
   createdAt: iso(r.created_at),
   revokedAt: isoOrNull(r.revoked_at),
 });

@@ -2,6 +2,7 @@ import type {
   AgentRecord,
   AgentVersionRecord,
   ApiKeyRecord,
+  ApiKeyScope,
   EnvironmentRecord,
   EventRecord,
   JsonObject,
@@ -23,6 +24,7 @@ export interface ApiKeyRow {
   workspace_id: string;
   hash: string;
   prefix: string;
+  scope: ApiKeyScope;
   created_at: string;
   revoked_at: string | null;
 }
@@ -75,6 +77,7 @@ export const toApiKey = (r: ApiKeyRow): ApiKeyRecord => ({
   workspaceId: r.workspace_id,
   hash: r.hash,
   prefix: r.prefix,
+  scope: r.scope,
   createdAt: r.created_at,
   revokedAt: r.revoked_at,
 });

@@ -3,7 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { runStoreContract } from '../contract.js';
+import { loadMigrations } from '../migrations.js';
 import { SqliteStore } from './sqlite-store.js';
 
 async function tempDir(): Promise<{ dir: string; remove: () => Promise<void> }> {
@@ -38,6 +40,30 @@ describe('SqliteStore', () => {
       await second.migrate();
       assert.deepEqual(await second.getWorkspace('wrkspc_1'), ws);
       await second.close();
+    } finally {
+      await remove();
+    }
+  });
+
+  it('keys made before key scopes (migration 8) stay full access', async () => {
+    const { dir, remove } = await tempDir();
+    try {
+      const path = join(dir, 'agenthost.db');
+      const old = new Database(path);
+      old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+      for (const m of await loadMigrations(new URL('./migrations/', import.meta.url))) {
+        if (m.version >= 8) continue;
+        old.exec(m.sql);
+        old.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, '2025-01-01T00:00:00.000Z');
+      }
+      old.prepare("INSERT INTO workspaces (id, name, created_at) VALUES ('wrkspc_1', 'old', '2025-01-01T00:00:00.000Z')").run();
+      old.prepare("INSERT INTO api_keys (id, workspace_id, hash, prefix, created_at) VALUES ('key_1', 'wrkspc_1', 'h1', 'sk-ah-abc', '2025-01-01T00:00:00.000Z')").run();
+      old.close();
+
+      const store = new SqliteStore(path);
+      await store.migrate();
+      assert.equal((await store.findApiKeyByHash('h1'))?.scope, 'full');
+      await store.close();
     } finally {
       await remove();
     }

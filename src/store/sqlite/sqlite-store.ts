@@ -93,8 +93,8 @@ export class SqliteStore implements Store {
   async createApiKey(key: ApiKeyRecord): Promise<void> {
     this.c.write(() =>
       this.c.run(
-        'INSERT INTO api_keys (id, workspace_id, hash, prefix, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)',
-        key.id, key.workspaceId, key.hash, key.prefix, isoTimestamp(key.createdAt), isoOrNull(key.revokedAt),
+        'INSERT INTO api_keys (id, workspace_id, hash, prefix, scope, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        key.id, key.workspaceId, key.hash, key.prefix, key.scope, isoTimestamp(key.createdAt), isoOrNull(key.revokedAt),
       ),
     );
   }
