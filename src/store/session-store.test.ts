@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { query, type SDKMessage, type SessionStoreFlush } from '@anthropic-ai/claude-agent-sdk';
 import { startScriptedModel, type ScriptedModel } from '../testing/scripted-model/index.js';
@@ -214,6 +214,47 @@ describe('materializeTranscript', () => {
       assert.deepEqual(await readLocalTranscript(config, { ...key, subpath: 'subagents/agent-y' }), [{ type: 'user', uuid: 's1', timestamp: 't' }]);
       assert.equal(await materializeTranscript(transcripts, { ...key, sessionId: '0b5e3c1e-0000-4000-8000-000000000003' }, config), false);
       await assert.rejects(materializeTranscript(transcripts, { ...key, projectKey: '..' }, config), /not a transcript key/);
+    } finally {
+      await store.close();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('materializeTranscript with a local file ahead of the store', () => {
+  it('keeps a local file that extends the stored transcript, and gives the store the lines it missed', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'agenthost-materialize-ahead-'));
+    const store = new SqliteStore(join(root, 'agenthost.db'));
+    try {
+      await store.migrate();
+      const transcripts = new TranscriptStore(store);
+      const key = { projectKey: 'sesn_k', sessionId: '0b5e3c1e-0000-4000-8000-000000000004' };
+      const u1 = { type: 'user', uuid: 'u1', timestamp: 't' };
+      const a1 = { type: 'assistant', uuid: 'a1', timestamp: 't' };
+      const u2 = { type: 'user', uuid: 'u2', timestamp: 't', message: 'written before the server died, never mirrored' };
+      await transcripts.append(key, [u1, a1]);
+      const config = join(root, 'config');
+      const file = join(config, 'projects', key.projectKey, `${key.sessionId}.jsonl`);
+      await mkdir(dirname(file), { recursive: true });
+      // Key order differs from the store's copy: entries are matched by uuid.
+      await writeFile(file, [{ uuid: 'u1', type: 'user', timestamp: 't' }, a1, u2].map((e) => JSON.stringify(e)).join('\n') + '\n');
+
+      assert.equal(await materializeTranscript(transcripts, key, config), true);
+      assert.deepEqual((await readLocalTranscript(config, key))?.map((e) => e.uuid), ['u1', 'a1', 'u2']);
+      assert.deepEqual((await transcripts.load(key))?.map((e) => e.uuid), ['u1', 'a1', 'u2']);
+
+      // A local file that does not begin with the store's entries is replaced by them.
+      await writeFile(file, [u1, u2].map((e) => JSON.stringify(e)).join('\n') + '\n');
+      await transcripts.append(key, [{ type: 'assistant', uuid: 'a2', timestamp: 't' }]);
+      assert.equal(await materializeTranscript(transcripts, key, config), true);
+      assert.deepEqual((await readLocalTranscript(config, key))?.map((e) => e.uuid), ['u1', 'a1', 'u2', 'a2']);
+
+      // Only a local file: the store gets all of it.
+      const other = { ...key, sessionId: '0b5e3c1e-0000-4000-8000-000000000005' };
+      const otherFile = join(config, 'projects', key.projectKey, `${other.sessionId}.jsonl`);
+      await writeFile(otherFile, JSON.stringify(u1) + '\n');
+      assert.equal(await materializeTranscript(transcripts, other, config), true);
+      assert.deepEqual((await transcripts.load(other))?.map((e) => e.uuid), ['u1']);
     } finally {
       await store.close();
       await rm(root, { recursive: true, force: true });

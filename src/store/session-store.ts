@@ -100,10 +100,18 @@ export async function readLocalTranscript(configDir: string, key: SessionKey): P
 }
 
 /**
- * Writes the stored transcript of a conversation, and its subagents'
- * transcripts, as the JSONL files Claude Code resumes from under
- * `configDir`, replacing local copies; the files become the config dir's
- * owner's (the sandbox user's). False when the store has no such transcript.
+ * Makes the JSONL files Claude Code resumes from under `configDir` hold the
+ * whole conversation, main and subagent transcripts; the files become the
+ * config dir's owner's (the sandbox user's). False when neither the store nor
+ * the config dir has the main transcript.
+ *
+ * Each file is the store's copy, unless the local file already there begins
+ * with exactly the store's entries and goes on: Claude Code writes a line
+ * before the SDK mirrors it, in batches, so a server killed in between leaves
+ * the local file ahead of the store. Then the local file stays, and its lines
+ * the store lacks are appended to the store (idempotent per entry `uuid`), so
+ * the next machine to resume finds them too. A local file that differs any
+ * other way (stale, or from another conversation) is replaced.
  *
  * The Agent SDK does this itself for `resume` with a `sessionStore`, but
  * into a new directory under the server's temp dir that it then expects
@@ -114,22 +122,42 @@ export async function readLocalTranscript(configDir: string, key: SessionKey): P
  * itself.
  */
 export async function materializeTranscript(store: SessionStore, key: { projectKey: string; sessionId: string }, configDir: string): Promise<boolean> {
-  const mainFile = transcriptFile(configDir, key);
-  const main = await store.load(key);
-  if (!main || main.length === 0) return false;
   const subpaths = (await store.listSubkeys?.(key)) ?? [];
-  const files: Array<[string, SessionStoreEntry[]]> = [[mainFile, main]];
-  for (const subpath of subpaths) {
-    const entries = await store.load({ ...key, subpath });
-    if (entries && entries.length > 0) files.push([transcriptFile(configDir, { ...key, subpath }), entries]);
+  let found = false;
+  for (const k of [key as SessionKey, ...subpaths.map((subpath) => ({ ...key, subpath }))]) {
+    const file = transcriptFile(configDir, k);
+    const stored = (await store.load(k)) ?? [];
+    const local = await readLocalTranscript(configDir, k).catch(() => null);
+    if (local && local.length > 0 && startsWith(local, stored)) {
+      if (local.length > stored.length) await store.append(k, local.slice(stored.length));
+    } else if (stored.length > 0) {
+      await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+      await writeFile(file, stored.map((e) => `${JSON.stringify(e)}\n`).join(''), { mode: 0o600 });
+    } else {
+      continue;
+    }
+    if (!k.subpath) found = true;
   }
-  for (const [file, entries] of files) {
-    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-    await writeFile(file, entries.map((e) => `${JSON.stringify(e)}\n`).join(''), { mode: 0o600 });
-  }
+  if (!found) return false;
   const owner = await stat(configDir);
   if (owner.uid !== process.getuid?.()) await chownTree([join(configDir, 'projects')], owner.uid, owner.gid);
   return true;
+}
+
+/** Whether `entries` begins with `prefix`, entry by entry (by `uuid` where both have one; a store may reorder an object's keys). */
+function startsWith(entries: SessionStoreEntry[], prefix: SessionStoreEntry[]): boolean {
+  if (prefix.length > entries.length) return false;
+  return prefix.every((p, i) => {
+    const e = entries[i]!;
+    if (typeof p.uuid === 'string' && typeof e.uuid === 'string') return p.uuid === e.uuid;
+    return canonical(p) === canonical(e);
+  });
+}
+
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
 }
 
 /** The JSONL file Claude Code keeps for `key` under its config dir. Throws for a key that would name a path outside it. */
