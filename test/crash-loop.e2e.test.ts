@@ -9,6 +9,8 @@ import { silentLogger } from '../src/logger.js';
 import { openStore } from '../src/store/index.js';
 import { startScriptedModel } from '../src/testing/scripted-model/index.js';
 import { isIdle, processesMatching, readStream, text, type AnyEvent } from './helpers/e2e.js';
+import { createTestDatabase } from './helpers/databases.js';
+import { TEST_BACKENDS } from './helpers/harness.js';
 import { claudeProcessesOf, eventsOf, freePort, readProc, startServe, type Proc, type Serve } from './helpers/processes.js';
 
 /**
@@ -16,6 +18,12 @@ import { claudeProcessesOf, eventsOf, freePort, readProc, startServe, type Proc,
  * then a restart that must show: every event a client saw is still there, no
  * id twice, no gap in the log, nothing the dead servers started still
  * running, and the session carrying on. AGENTHOST_CRASH_CYCLES sets N.
+ * Runs on SQLite (a data dir) and on PostgreSQL (a database of its own).
+ *
+ * Where a kill lands: cycle 0 while the sandbox and Claude Code start, before
+ * the message reaches it; odd cycles just after the turn's tool call shows on
+ * the stream (mid-turn for certain: the model's reply to the tool result is
+ * 200 ms away); the other even cycles at a random point up to 2.5 s.
  */
 const CYCLES = Number(process.env.AGENTHOST_CRASH_CYCLES ?? 5);
 
@@ -39,7 +47,16 @@ async function leftAfterKill(dataDir: string): Promise<{ left: Proc[]; ms: numbe
   }
 }
 
-describe('crash loop', { timeout: 600_000 }, () => {
+type Phase = 'starting' | 'mid-turn' | 'after the turn';
+
+/** Where the turn stood when the server died, from what the stream had shown of it. */
+function phaseOf(events: AnyEvent[]): Phase {
+  const lastStatus = events.filter((e) => e.type.startsWith('session.status_')).at(-1);
+  if (!lastStatus) return 'starting';
+  return lastStatus.type === 'session.status_running' ? 'mid-turn' : 'after the turn';
+}
+
+for (const backend of TEST_BACKENDS) describe(`crash loop (${backend})`, { timeout: 600_000 }, () => {
   const cleanups: Array<() => Promise<unknown>> = [];
   after(async () => {
     for (const fn of cleanups.reverse()) await fn().catch(() => undefined);
@@ -50,10 +67,17 @@ describe('crash loop', { timeout: 600_000 }, () => {
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
     const model = await startScriptedModel();
     cleanups.push(() => model.close());
-    const store = await openStore({ dataDir, log: silentLogger() });
+    let databaseUrl: string | undefined;
+    if (backend === 'postgres') {
+      const db = await createTestDatabase('agenthost_crash');
+      cleanups.push(db.drop);
+      databaseUrl = db.url;
+    }
+    const store = await openStore({ dataDir, databaseUrl, log: silentLogger() });
     const { key } = await createApiKey(store, 'crash');
     await store.close();
     const env = {
+      ...(databaseUrl ? { AGENTHOST_DATABASE_URL: databaseUrl } : {}),
       AGENTHOST_DATA_DIR: dataDir,
       AGENTHOST_PORT: String(await freePort()),
       AGENTHOST_LOG_LEVEL: 'warn',
@@ -63,6 +87,7 @@ describe('crash loop', { timeout: 600_000 }, () => {
 
     const seen = new Map<string, AnyEvent>();
     const delays: number[] = [];
+    const phases: Phase[] = [];
     let orphans = 0;
     const survivors: string[] = [];
     const teardownMs: number[] = [];
@@ -83,9 +108,15 @@ describe('crash loop', { timeout: 600_000 }, () => {
         { when: 'tools', delayMs: 200, text: `cycle ${cycle} done` },
       ]);
       const stream = await client.beta.sessions.events.stream(sessionId);
+      const live: AnyEvent[] = [];
+      let onEvent = (): void => undefined;
       const reading = (async () => {
         try {
-          for await (const e of stream) seen.set((e as AnyEvent).id, e as AnyEvent);
+          for await (const e of stream) {
+            seen.set((e as AnyEvent).id, e as AnyEvent);
+            live.push(e as AnyEvent);
+            onEvent();
+          }
         } catch {
           // The server died under the stream: expected.
         }
@@ -95,12 +126,23 @@ describe('crash loop', { timeout: 600_000 }, () => {
       });
       for (const e of sent.data ?? []) seen.set(e.id, e as unknown as AnyEvent);
 
-      // The first kill lands while the sandbox and Claude Code start, before the message reaches
-      // it; the others anywhere in the turn.
-      const delay = Math.floor(Math.random() * (cycle === 0 ? 150 : 2500));
+      if (cycle % 2 === 1) {
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`cycle ${cycle}: no agent.tool_use within 60 s:\n${serve!.output().slice(-3000)}`)), 60_000);
+          onEvent = () => {
+            if (live.some((e) => e.type === 'agent.tool_use')) {
+              clearTimeout(timer);
+              resolve();
+            }
+          };
+          onEvent();
+        });
+      }
+      const delay = Math.floor(Math.random() * (cycle % 2 === 1 ? 100 : cycle === 0 ? 150 : 2500));
       delays.push(delay);
       await new Promise((r) => setTimeout(r, delay));
       serve.child.kill('SIGKILL');
+      phases.push(phaseOf(live));
       await serve.exited;
       stream.controller.abort();
       await reading;
@@ -115,9 +157,11 @@ describe('crash loop', { timeout: 600_000 }, () => {
     const listed = await eventsOf(client, sessionId);
     const listedIds = new Set(listed.map((e) => e.id));
     const lost = [...seen.keys()].filter((id) => !listedIds.has(id)).length;
-    const duplicated = listed.length - listedIds.size;
+    // Repeated ids, and the same reply told twice under new ids.
+    const replies = listed.filter((e) => e.type === 'agent.message').map(text);
+    const duplicated = listed.length - listedIds.size + (replies.length - new Set(replies).size);
 
-    const reader = await openStore({ dataDir, log: silentLogger() });
+    const reader = await openStore({ dataDir, databaseUrl, log: silentLogger() });
     const stored = await reader.listEvents(sessionId, { limit: 100_000, order: 'asc' });
     await reader.close();
     const gaps = stored.items.filter((e, i) => e.seq !== i + 1).length;
@@ -138,13 +182,19 @@ describe('crash loop', { timeout: 600_000 }, () => {
     assert.equal(text(reply), 'still here');
     const history = JSON.stringify((model.messageRequests().at(-1)!.body as { messages: unknown }).messages);
     const forgotten = Array.from({ length: CYCLES }, (_, c) => `cycle ${c}`).filter((m) => !history.includes(`"${m}"`));
-    assert.deepEqual(forgotten, [], 'every acknowledged message is in the resumed conversation');
 
-    console.log(`crash cycles ${CYCLES}, events lost ${lost}, duplicated ${duplicated}, orphans ${orphans} (slowest teardown ${Math.max(...teardownMs)} ms, gaps ${gaps}, tool reruns ${reruns}; kill delays ms: ${delays.join(', ')})`);
+    const midTurn = phases.filter((p) => p === 'mid-turn').length;
+    console.log(
+      `crash cycles ${CYCLES}, events lost ${lost}, duplicated ${duplicated}, orphans ${orphans} ` +
+        `(${backend}; killed mid-turn ${midTurn}, messages forgotten ${forgotten.length}, slowest teardown ${Math.max(...teardownMs)} ms, gaps ${gaps}, tool reruns ${reruns}; ` +
+        `kills: ${phases.map((p, i) => `${p} +${delays[i]} ms`).join(', ')})`,
+    );
+    assert.deepEqual(forgotten, [], 'every acknowledged message is in the resumed conversation');
     assert.equal(lost, 0, 'events lost');
     assert.equal(duplicated, 0, 'events duplicated');
     assert.equal(orphans, 0, `orphan processes:\n${survivors.join('\n')}`);
     assert.equal(gaps, 0, 'sequence gaps');
     assert.equal(reruns, 0, 'tool calls re-executed');
+    assert.ok(midTurn >= Math.floor(CYCLES / 2), `at least every odd cycle's kill lands mid-turn: ${phases.join(', ')}`);
   });
 });
