@@ -34,6 +34,17 @@ describe('checkSharedWrite', () => {
     assert.match(reason!, /\/w\/shared\/board\.md is being written by another agent \(session s1\)/);
   });
 
+  it("refuses another session's own directory whether or not that session is writing", () => {
+    const locks = new PathLocks();
+    const a = { scope: 'env', workspace: '/w', sessionId: 'sesn_A1', cwd: '/w/sesn_A1', ownDir: '/w/sesn_A1' };
+    const b = { ...a, sessionId: 'sesn_B2', cwd: '/w/sesn_B2', ownDir: '/w/sesn_B2' };
+    assert.match(checkSharedWrite(locks, { ...b, path: '../sesn_A1/report.md' })!, /own directory of another agent \(session sesn_A1\)/);
+    assert.match(checkSharedWrite(locks, { ...b, path: '/w/sesn_A1' })!, /session sesn_A1/);
+    assert.equal(checkSharedWrite(locks, { ...a, path: 'report.md' }), null);
+    assert.equal(checkSharedWrite(locks, { ...b, path: '/w/sesn_B2/x/../y' }), null);
+    assert.deepEqual(locks.heldBy('env', 'sesn_B2'), []);
+  });
+
   it('knows inside from outside', () => {
     assert.equal(isInside('/w/a', '/w'), true);
     assert.equal(isInside('/w', '/w'), true);

@@ -1,4 +1,7 @@
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+
+/** A session's own directory in a shared workspace is named by its id. */
+const SESSION_DIR = /^sesn_[0-9A-Za-z]+$/;
 
 export interface LockHolder {
   sessionId: string;
@@ -49,7 +52,8 @@ export function isInside(path: string, dir: string): boolean {
 
 /**
  * Decides a write in a shared workspace: free inside the session's own
- * directory and outside the workspace; a lock on anything else in it.
+ * directory and outside the workspace; refused inside another session's own
+ * directory; a lock on anything else in it.
  * Returns the refusal reason, or null when the write may go ahead.
  */
 export function checkSharedWrite(
@@ -58,6 +62,11 @@ export function checkSharedWrite(
 ): string | null {
   const target = resolve(o.cwd, o.path);
   if (isInside(target, o.ownDir) || !isInside(target, o.workspace)) return null;
+  // Another session's own directory (named by its id, beside this one's) is its alone.
+  const top = relative(o.workspace, target).split(sep)[0]!;
+  if (SESSION_DIR.test(top) && join(o.workspace, top) !== o.ownDir) {
+    return `${target} is in the own directory of another agent (session ${top}) in this shared workspace; only that agent writes there. Write to your own directory or to a shared path instead.`;
+  }
   const result = locks.acquire(o.scope, target, o.sessionId);
   if (result.ok) return null;
   return (
