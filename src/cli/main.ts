@@ -5,7 +5,8 @@ const USAGE = `usage: agenthost <command> [options]
 
 commands:
   serve                          start the API server (AGENTHOST_PORT, AGENTHOST_DATA_DIR, AGENTHOST_DATABASE_URL)
-  keys create --workspace NAME   create an API key for a workspace; the key is the last word printed
+  keys create --workspace NAME [--read-only]
+                                 create an API key for a workspace; the key is the last word printed
   run "TASK" [--dir DIR]         run one task in a sandbox over DIR (default: the current directory)
   usage [--workspace W] [--since DATE] [--json]
                                  what workspaces spent on tokens and sandbox time
