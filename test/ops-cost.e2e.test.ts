@@ -126,6 +126,15 @@ for (const backend of TEST_BACKENDS) {
       const events = await runTurn(client, session.id, 'again');
       assert.deepEqual(events.at(-1)!.stop_reason, { type: 'end_turn' });
 
+      // The total budget refuses the same way once the workspace's whole spending reaches it.
+      const total = ((await budget()).body.spent as { total_usd: number }).total_usd;
+      assert.equal((await budget({ total_usd: total / 2 })).status, 200);
+      const refusedTotal = await client.beta.sessions.events
+        .send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'over the total' }] }] })
+        .then(() => null, (e: unknown) => e);
+      assert.ok(refusedTotal instanceof Anthropic.BadRequestError, `expected a 400, got ${String(refusedTotal)}`);
+      assert.match(refusedTotal.message, /workspace budget reached: .*total budget of \$/);
+
       const invalid = await budget({ daily_usd: -1 });
       assert.equal(invalid.status, 400);
       await client.beta.sessions.archive(session.id);
