@@ -11,6 +11,14 @@ describe('loadConfig', () => {
     assert.ok(Object.isFrozen(c));
   });
 
+  it('has the documented limits on by default', () => {
+    const c = loadConfig({});
+    assert.deepEqual({ ...c.limits }, { ratePerS: 100, burst: 200, streamsPerKey: 32, liveSessionsPerWorkspace: 20 });
+    assert.equal(c.bodyLimit, 8 * 1024 * 1024);
+    assert.equal(c.fileSizeLimit, 500 * 1024 * 1024);
+    assert.equal(c.maxTurns, 100);
+  });
+
   it('lists every problem at once', () => {
     assert.throws(
       () => loadConfig({ AGENTHOST_PORT: 'abc', AGENTHOST_DATABASE_URL: 'mysql://x', AGENTHOST_ALLOW_PROCESS_PROVIDER: 'maybe' }),
