@@ -68,6 +68,8 @@ export function Sessions() {
     );
   }, [list.data, search, status]);
   const waiting = all.filter((r) => r.pending.length > 0);
+  // A status filter narrows the API's answer itself: an empty page may still be a filtered one.
+  const filtered = status !== '' || search.trim() !== '';
 
   return (
     <main id="main" class="page">
@@ -129,8 +131,8 @@ export function Sessions() {
         <p class="muted">Loading…</p>
       ) : rows.length === 0 ? (
         <div class="empty">
-          <p>{all.length ? 'No session matches these filters.' : 'No sessions yet.'}</p>
-          {!all.length && <Link href="/sessions/new">Start one</Link>}
+          <p>{filtered ? 'No session matches these filters.' : 'No sessions yet.'}</p>
+          {!filtered && <Link href="/sessions/new">Start one</Link>}
         </div>
       ) : (
         <table class="table table-cards sessions-table">
