@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { createApiKey } from '../src/api/auth.js';
 import { CONSOLE_DIST } from '../src/api/routes/console.js';
 import { startE2E, waitFor, type AnyEvent, type E2E } from './helpers/e2e.js';
@@ -21,6 +21,12 @@ const SHOTS = join(import.meta.dirname, '..', 'test-output', 'screenshots');
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 const UI_TIMEOUT = 90_000;
+/**
+ * How far a shown cost may trail the API's: a live sandbox keeps costing
+ * ($0.05 an hour by default), and the session view rereads the session at
+ * most every 15 s. A minute of sandbox time is about $0.0008.
+ */
+const SANDBOX_DRIFT = 0.001;
 
 describe('web console (sqlite, bwrap, chromium)', { timeout: 900_000 }, () => {
   let h: E2E;
@@ -29,6 +35,9 @@ describe('web console (sqlite, bwrap, chromium)', { timeout: 900_000 }, () => {
   let desktop: BrowserContext;
   let page: Page;
   let sessionId: string;
+  let envId: string;
+  /** A second session, started later from the API while the console watches the list. */
+  let probeId: string;
   const requests: string[] = [];
   const pageErrors: string[] = [];
 
@@ -157,10 +166,51 @@ describe('web console (sqlite, bwrap, chromium)', { timeout: 900_000 }, () => {
     await page.getByRole('heading', { name: 'Edit sandboxed' }).waitFor();
     const env = (await h.client.beta.environments.list()).data.find((e) => e.name === 'sandboxed');
     assert.ok(env);
-    assert.equal((env.config as unknown as { sandbox: { memory_mib: number } }).sandbox.memory_mib, 1024);
+    envId = env.id;
+    assert.equal(sandboxOf(env).memory_mib, 1024);
+  });
+
+  it('edits an environment through its form: a refused value is shown next to its field and saves nothing, a valid edit is saved', async () => {
+    assert.equal(new URL(page.url()).pathname, `/environments/${envId}`);
+    const cpus = page.getByLabel('CPUs');
+    const originalCpus = await cpus.inputValue();
+    assert.equal(Number(originalCpus), sandboxOf(await h.client.beta.environments.retrieve(envId)).cpus, 'the form shows the saved CPUs');
+    assert.equal(await page.getByLabel('Memory (MiB)').inputValue(), '1024');
+
+    // Two changes, one the API refuses: the error sits under its field and nothing is saved.
+    await page.getByLabel('Memory (MiB)').fill('1536');
+    await cpus.fill('0.125');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    const cpusError = page.locator('#cpus-error');
+    await cpusError.waitFor();
+    assert.match(await cpusError.innerText(), /at most two decimals/);
+    assert.equal(await cpus.getAttribute('aria-invalid'), 'true');
+    assert.equal(await cpus.getAttribute('aria-describedby'), 'cpus-error');
+    assert.equal(await page.locator('[data-field-error]').count(), 1, 'only the CPUs field has an error');
+    assert.equal(await page.getByText('Saved.', { exact: true }).count(), 0);
+    assert.equal(sandboxOf(await h.client.beta.environments.retrieve(envId)).memory_mib, 1024, 'the refused edit saved nothing');
+    await shot(page, 'desktop-06-environment-edit-error');
+
+    await cpus.fill(originalCpus);
+    await page.getByLabel('Description (optional)').fill('bwrap with 1.5 GiB');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('Saved.', { exact: true }).waitFor();
+    assert.equal(await cpusError.count(), 0, 'the error is gone');
+    const saved = await h.client.beta.environments.retrieve(envId);
+    assert.equal(sandboxOf(saved).memory_mib, 1536);
+    assert.equal(sandboxOf(saved).cpus, Number(originalCpus));
+    assert.equal(saved.description, 'bwrap with 1.5 GiB');
+    assert.equal(saved.name, 'sandboxed');
+    // The form shows what the API returned.
+    assert.equal(await page.getByLabel('Memory (MiB)').inputValue(), '1536');
+    await shot(page, 'desktop-07-environment-edited');
+
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Environments' }).click();
-    await page.getByRole('link', { name: 'sandboxed' }).waitFor();
-    await shot(page, 'desktop-06-environments');
+    const row = page.locator('tr', { has: page.getByRole('link', { name: 'sandboxed' }) });
+    await row.waitFor();
+    assert.match(await row.locator('[data-label="Limits"]').innerText(), /^1536 MiB/);
+    assert.match(await row.innerText(), /bwrap with 1\.5 GiB/);
+    await shot(page, 'desktop-08-environments');
   });
 
   it('starts a session; an always_ask call waits, is allowed from the session view, and the tool output and reply stream in', async () => {
@@ -176,7 +226,7 @@ describe('web console (sqlite, bwrap, chromium)', { timeout: 900_000 }, () => {
     await page.getByLabel('Environment').selectOption({ label: 'sandboxed' });
     await page.getByLabel('Title (optional)').fill('console e2e');
     await page.getByLabel('First message (optional)').fill('write allowed.txt');
-    await shot(page, 'desktop-07-new-session');
+    await shot(page, 'desktop-09-new-session');
     await page.getByRole('button', { name: 'Start session' }).click();
     await page.waitForURL(/\/sessions\/sesn_/);
     sessionId = new URL(page.url()).pathname.split('/').pop()!;
@@ -185,7 +235,7 @@ describe('web console (sqlite, bwrap, chromium)', { timeout: 900_000 }, () => {
     await approval.waitFor();
     assert.match(await approval.innerText(), /echo allowed-by-console > allowed\.txt/);
     await page.locator('.stream-live').waitFor();
-    await shot(page, 'desktop-08-session-waiting-for-approval');
+    await shot(page, 'desktop-10-session-waiting-for-approval');
     await approval.getByRole('button', { name: 'Allow' }).click();
 
     await page.locator('.msg-agent', { hasText: 'Wrote allowed.txt.' }).waitFor();
@@ -197,18 +247,88 @@ describe('web console (sqlite, bwrap, chromium)', { timeout: 900_000 }, () => {
     assert.ok(existsSync(join(h.dataDir, 'sessions', sessionId, 'workspace', 'allowed.txt')));
   });
 
-  it('a second always_ask call stands out in the sessions list and is denied there with a message', async () => {
+  it('a second always_ask call stands out in the sessions list, whose cells, filters and search work, and is denied there with a message', async () => {
     await page.getByLabel('Message').fill('now create denied.txt');
     await page.getByRole('button', { name: 'Send' }).click();
     await page.locator('.approvals .confirm', { hasText: 'touch denied.txt' }).waitFor();
+    // A second session that never ran, for the filters to tell apart.
+    const careful = (await h.client.beta.agents.list()).data.find((a) => a.name === 'careful')!;
+    probeId = (await h.client.beta.sessions.create({ agent: careful.id, environment_id: envId, title: 'filter probe' })).id;
 
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sessions' }).click();
     const row = page.locator(`tr[data-session-id="${sessionId}"]`);
+    const probeRow = page.locator(`tr[data-session-id="${probeId}"]`);
     await row.locator('.badge-ask', { hasText: 'needs approval' }).waitFor();
+    await probeRow.waitFor();
     assert.match((await row.getAttribute('class')) ?? '', /row-ask/);
+    assert.doesNotMatch((await probeRow.getAttribute('class')) ?? '', /row-ask/);
     const card = page.locator('.approvals .confirm', { hasText: 'touch denied.txt' });
     await card.waitFor();
-    await shot(page, 'desktop-09-sessions-needs-approval');
+
+    // Every cell of both rows, against the API.
+    const api = await sessionJson(h, sessionId);
+    assert.ok(api.runtime.pattern, 'the API names a lifecycle pattern');
+    assert.equal(await cell(row, 'Status').innerText(), 'needs approval');
+    assert.equal(await cell(row, 'Pattern').innerText(), api.runtime.pattern);
+    assert.equal(await cell(row, 'Agent').innerText(), 'careful');
+    assert.equal(await cell(row, 'Environment').innerText(), 'sandboxed');
+    assertAge(await cell(row, 'Age').innerText(), api.created_at);
+    await eventually('the Sandbox cell to show the API’s sandbox_state', async () => {
+      const [shown, state] = [await cell(row, 'Sandbox').innerText(), (await sessionJson(h, sessionId)).runtime.sandbox_state];
+      return shown === state && state !== 'destroyed' ? undefined : `shown ${shown}, API ${state}`;
+    });
+    await eventually('the Cost cell to show the API’s cost', async () => {
+      const shown = await cell(row, 'Cost').innerText();
+      const cost = (await sessionJson(h, sessionId)).runtime.cost;
+      const [usd] = dollars(shown);
+      return usd !== undefined && usd > 0 && cost.total_usd > 0 && near(usd, cost.total_usd, SANDBOX_DRIFT) ? undefined : `shown ${shown}, API ${JSON.stringify(cost)}`;
+    });
+    const probe = await sessionJson(h, probeId);
+    assert.deepEqual(
+      await Promise.all(['Status', 'Pattern', 'Sandbox', 'Agent', 'Environment', 'Cost'].map((label) => cell(probeRow, label).innerText())),
+      ['idle', probe.runtime.pattern, 'destroyed', 'careful', 'sandboxed', '$0'],
+    );
+    assertAge(await cell(probeRow, 'Age').innerText(), probe.created_at);
+    await shot(page, 'desktop-11-sessions-needs-approval');
+
+    // The status filter: "Needs approval" is the console's own, the others the API's `statuses`.
+    const status = page.locator('#filter-status');
+    const noMatch = page.getByText('No session matches these filters.');
+    await status.selectOption({ label: 'Needs approval' });
+    await probeRow.waitFor({ state: 'detached' });
+    assert.equal(await row.count(), 1);
+    assert.equal(await page.locator('tr[data-session-id]').count(), 1);
+    await shot(page, 'desktop-12-sessions-filter-needs-approval');
+    await status.selectOption({ label: 'Running' });
+    await noMatch.waitFor();
+    assert.equal(await page.locator('tr[data-session-id]').count(), 0);
+    await status.selectOption({ label: 'Idle' });
+    await probeRow.waitFor();
+    await row.waitFor();
+    await status.selectOption({ label: 'Terminated' });
+    await noMatch.waitFor();
+    await status.selectOption({ label: 'All statuses' });
+    await row.waitFor();
+    await probeRow.waitFor();
+
+    // Search: by title (any case) or by a piece of the id, and together with the status filter.
+    const search = page.locator('#filter-search');
+    await search.fill('PROBE');
+    await row.waitFor({ state: 'detached' });
+    assert.equal(await probeRow.count(), 1);
+    await shot(page, 'desktop-13-sessions-search');
+    await search.fill(sessionId.slice(-8));
+    await probeRow.waitFor({ state: 'detached' });
+    assert.equal(await row.count(), 1);
+    await search.fill('console');
+    await status.selectOption({ label: 'Needs approval' });
+    await row.waitFor();
+    await search.fill('probe');
+    await noMatch.waitFor();
+    await search.fill('');
+    await status.selectOption({ label: 'All statuses' });
+    await row.waitFor();
+    await probeRow.waitFor();
 
     await card.getByRole('button', { name: 'Deny…' }).click();
     await card.getByLabel('Message to the agent (optional)').fill('not from the console test');
@@ -232,7 +352,60 @@ describe('web console (sqlite, bwrap, chromium)', { timeout: 900_000 }, () => {
     await waitFor('all events on the page', async () => ((await page.locator('[data-event-id]').count()) === expected.length ? true : undefined), 30_000);
     assert.deepEqual(await page.locator('[data-event-id]').evaluateAll((els) => els.map((e) => e.getAttribute('data-event-id'))), expected);
     assert.equal(await page.locator('.msg-user').count(), 2);
-    await shot(page, 'desktop-10-session');
+    await shot(page, 'desktop-14-session');
+  });
+
+  it('a row changes state without a reload, and a failed turn shows its session.error in the session view', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sessions' }).click();
+    const probeRow = page.locator(`tr[data-session-id="${probeId}"]`);
+    await probeRow.waitFor();
+    assert.equal(await cell(probeRow, 'Status').innerText(), 'idle');
+    assert.equal(await cell(probeRow, 'Cost').innerText(), '$0');
+    // A reload would drop this.
+    await page.evaluate('window.sameDocument = true');
+
+    // A model that never stops calling a tool: the turn runs for a while (each request takes
+    // 1.5 s) and then fails on the server's max_turns guard (6 here) with a session.error. (An
+    // upstream error status would not do: Claude Code turns it into an agent message.)
+    h.model.setScript([{ when: 'tools', delayMs: 1_500, tool_use: { name: 'Read', input: { file_path: '/tmp/nothing-here.txt' } }, repeat: true }]);
+    await h.client.beta.sessions.events.send(probeId, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'read forever' }] }] });
+    await probeRow.locator('td[data-label="Status"]', { hasText: /^running$/ }).waitFor();
+    await shot(page, 'desktop-15-sessions-live-update');
+    await waitFor('the failed turn to end', async () => ((await sessionJson(h, probeId)).status === 'idle' ? true : undefined), 120_000);
+    await probeRow.locator('td[data-label="Status"]', { hasText: /^idle$/ }).waitFor();
+    await eventually('the probe row’s Cost cell to show its sandbox time', async () => {
+      const shown = await cell(probeRow, 'Cost').innerText();
+      const cost = (await sessionJson(h, probeId)).runtime.cost;
+      const [usd] = dollars(shown);
+      return usd !== undefined && usd > 0 && near(usd, cost.total_usd, SANDBOX_DRIFT) ? undefined : `shown ${shown}, API ${JSON.stringify(cost)}`;
+    });
+    assert.equal(await page.evaluate<unknown>('window.sameDocument'), true, 'the list updated in place, without a reload');
+
+    const events: AnyEvent[] = [];
+    for await (const e of h.client.beta.sessions.events.list(probeId)) events.push(e as unknown as AnyEvent);
+    const apiError = events.find((e) => e.type === 'session.error') as (AnyEvent & { error: { type: string; message: string } }) | undefined;
+    assert.ok(apiError, `the failed turn has a session.error; events: ${events.map((e) => e.type).join(', ')}`);
+    assert.equal(apiError.error.type, 'tool_use_limit_reached');
+
+    await probeRow.getByRole('link', { name: 'filter probe' }).click();
+    await page.waitForURL(`**/sessions/${probeId}`);
+    const shown = page.locator(`.transcript [data-event-id="${apiError.id}"]`);
+    await shown.waitFor();
+    assert.match((await shown.getAttribute('class')) ?? '', /event-error/);
+    const text = await shown.innerText();
+    // In words: "Error: tool use limit reached." and the API's message, whole.
+    assert.ok(apiError.error.message.length > 0);
+    assert.ok(text.startsWith('Error: tool use limit reached. '), `the error's type, in words: ${text}`);
+    assert.ok(text.includes(apiError.error.message), `the error's message is shown whole: ${text}`);
+    assert.doesNotMatch(text, /[{}]|\[object|undefined/, 'no raw JSON or placeholders');
+    assert.equal(await shown.getAttribute('role'), 'note');
+    // It reads after the message that caused it, and the stop line says the turn is over.
+    const ids = await page.locator('.transcript [data-event-id]').evaluateAll((els) => els.map((e) => e.getAttribute('data-event-id')));
+    const userMessage = events.find((e) => e.type === 'user.message')!;
+    assert.ok(ids.indexOf(userMessage.id) < ids.indexOf(apiError.id), 'the error follows the user message');
+    assert.match(await page.locator('.transcript .status-line.status-idle').last().innerText(), /stopped after 6 model turns/);
+    assert.deepEqual(ids, await displayedIds(h, probeId), 'the transcript is the API’s');
+    await shot(page, 'desktop-16-session-error');
   });
 
   it('reconnects after a dropped stream with Last-Event-ID, losing and duplicating nothing', async () => {
@@ -268,27 +441,57 @@ describe('web console (sqlite, bwrap, chromium)', { timeout: 900_000 }, () => {
     await reconnecting.close();
   });
 
-  it('shows tokens and cost per session and per day', async () => {
-    const session = (await h.client.beta.sessions.retrieve(sessionId)) as unknown as { usage: { output_tokens: number }; runtime?: { cost?: { total_usd: number } } };
+  it('shows a real cost, consistent with the API, on the session, the sessions list and the Usage screen', async () => {
+    const session = await sessionJson(h, sessionId);
     assert.ok(session.usage.output_tokens > 0);
-    const cost = session.runtime?.cost?.total_usd;
+    const cost = session.runtime.cost;
+    assert.ok(cost, 'the server prices every session');
+    assert.ok(cost.tokens_usd > 0, `tokens are priced: ${JSON.stringify(cost)}`);
+    assert.ok(cost.total_usd >= cost.tokens_usd);
 
+    // The session view: the total and its split, each a dollar amount matching the API.
+    await page.goto(`${h.server.url}/sessions/${sessionId}`);
     const facts = page.locator('[data-testid="session-cost"]');
-    if (cost !== undefined) await page.locator('[data-testid="session-cost"]', { hasText: '$' }).waitFor();
-    else assert.match(await facts.innerText(), /not priced/);
+    await facts.filter({ hasText: '$' }).waitFor();
+    await eventually('the session view’s cost to match the API', async () => {
+      const text = await facts.innerText();
+      const [total, tokensUsd, sandboxUsd] = dollars(text);
+      const c = (await sessionJson(h, sessionId)).runtime.cost;
+      const ok =
+        total !== undefined && tokensUsd !== undefined && sandboxUsd !== undefined &&
+        total > 0 && near(total, c.total_usd, SANDBOX_DRIFT) && near(tokensUsd, c.tokens_usd) && near(sandboxUsd, c.sandbox_usd, SANDBOX_DRIFT);
+      return ok ? undefined : `shown “${text}”, API ${JSON.stringify(c)}`;
+    });
+    assert.match(await facts.innerText(), /^\$[\d.]+ \(\$[\d.]+ tokens, <?\$[\d.]+ sandbox\)$/);
     assert.match(await page.locator('[data-testid="session-tokens"]').innerText(), /in · \d+ out/);
 
+    // The Usage screen: its total is the workspace's, read between two API sums (sandboxes keep costing).
+    const before = await workspaceCost(h);
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Usage' }).click();
     await page.getByRole('heading', { name: 'Per session' }).waitFor();
-    const total = page.locator('[data-testid="usage-total-cost"]');
-    if (cost !== undefined) assert.match(await total.innerText(), /^\$\d/);
-    else assert.equal(await total.innerText(), '—');
-    await page.locator(`tr[data-session-id="${sessionId}"]`).waitFor();
-    // Today's bars are drawn: cost (when priced) and tokens.
-    if (cost !== undefined) assert.ok((await page.locator('.chart svg[role="img"] rect.fill-cost').count()) >= 1);
+    const totalText = await page.locator('[data-testid="usage-total-cost"]').innerText();
+    const after = await workspaceCost(h);
+    assert.match(totalText, /^\$\d/);
+    const [total] = dollars(totalText);
+    assert.ok(total! > 0);
+    assert.ok(total! >= before - tolerance(before) && total! <= after + tolerance(after), `Usage shows ${totalText}; the API's sum went from ${before} to ${after}`);
+
+    // The session's own row, and the cost chart: drawn, and its values (the table under it) add up to the total.
+    const usageRow = page.locator(`.usage-table tr[data-session-id="${sessionId}"]`);
+    await usageRow.waitFor();
+    const [rowCost] = dollars(await cell(usageRow, 'Cost').innerText());
+    assert.ok(rowCost !== undefined && near(rowCost, (await sessionJson(h, sessionId)).runtime.cost.total_usd, SANDBOX_DRIFT), `per-session cost ${rowCost}`);
+    const costChart = page.locator('figure.chart', { hasText: 'Cost per day' });
+    const bars = costChart.locator('svg[role="img"] rect.fill-cost');
+    assert.ok((await bars.count()) >= 1, 'a cost bar is drawn');
+    assert.ok(Number(await bars.first().getAttribute('height')) > 0);
+    const perDay = (await costChart.locator('.chart-table tbody td').evaluateAll((tds) => tds.map((td) => td.textContent ?? ''))).flatMap(dollars);
+    const chartSum = perDay.reduce((a, b) => a + b, 0);
+    assert.ok(chartSum > 0 && Math.abs(chartSum - total!) <= tolerance(total!) + 0.0001 * perDay.length, `the chart's days add up to ${chartSum}, the total is ${total}`);
+    // Today's tokens are drawn too.
     assert.ok((await page.locator('.chart svg[role="img"] rect.fill-input').count()) >= 1);
     assert.ok((await page.locator('.chart svg[role="img"] rect.fill-output').count()) >= 1);
-    await shot(page, 'desktop-11-usage');
+    await shot(page, 'desktop-17-usage');
   });
 
   it('works at phone width: every main screen fits without sideways scrolling', async () => {
@@ -305,8 +508,10 @@ describe('web console (sqlite, bwrap, chromium)', { timeout: 900_000 }, () => {
       ['phone-05-agent-form', '/agents/new', () => p.getByLabel('Model').waitFor()],
       ['phone-06-environments', '/environments', () => p.getByRole('link', { name: 'sandboxed' }).waitFor()],
       ['phone-07-environment-form', '/environments/new', () => p.getByLabel('Memory (MiB)').waitFor()],
-      ['phone-08-new-session', '/sessions/new', () => p.getByLabel('First message (optional)').waitFor()],
-      ['phone-09-usage', '/usage', () => p.getByRole('heading', { name: 'Per session' }).waitFor()],
+      ['phone-08-environment-edit', `/environments/${envId}`, () => p.getByRole('heading', { name: 'Edit sandboxed' }).waitFor()],
+      ['phone-09-new-session', '/sessions/new', () => p.getByLabel('First message (optional)').waitFor()],
+      ['phone-10-usage', '/usage', () => p.locator('.chart svg[role="img"] rect.fill-cost').first().waitFor()],
+      ['phone-11-session-error', `/sessions/${probeId}`, () => p.locator('.event-error').waitFor()],
     ];
     await p.getByRole('heading', { name: 'Sessions' }).waitFor();
     for (const [name, path, ready] of screens) {
@@ -384,7 +589,7 @@ describe('web console (sqlite, bwrap, chromium)', { timeout: 900_000 }, () => {
     await page.getByRole('button', { name: /^Show more/ }).click();
     await page.locator(`tr[data-session-id="${created[0]}"]`).waitFor();
     assert.equal(await rows.count(), Math.min(100, total + 55), 'two pages');
-    await shot(page, 'desktop-12-sessions-more');
+    await shot(page, 'desktop-18-sessions-more');
   });
 
   it('made no request beyond its own origin, and the page raised no errors', () => {
@@ -409,4 +614,68 @@ async function displayedIds(h: E2E, sessionId: string): Promise<string[]> {
     previous = e.type;
   }
   return out;
+}
+
+interface SessionJson {
+  status: string;
+  created_at: string;
+  usage: { output_tokens: number };
+  runtime: { pattern?: string; sandbox_state?: string; cost: { tokens_usd: number; sandbox_usd: number; total_usd: number } };
+}
+
+/** A session as the API returns it, with agenthost's `runtime` extension. */
+async function sessionJson(h: E2E, id: string): Promise<SessionJson> {
+  return (await h.client.beta.sessions.retrieve(id)) as unknown as SessionJson;
+}
+
+/** The sum of every session's `runtime.cost.total_usd` in the workspace, archived ones included. */
+async function workspaceCost(h: E2E): Promise<number> {
+  let sum = 0;
+  for await (const s of h.client.beta.sessions.list({ include_archived: true, limit: 100 })) sum += (s as unknown as SessionJson).runtime.cost.total_usd;
+  return sum;
+}
+
+function sandboxOf(env: { config: unknown }): { memory_mib: number; cpus: number } {
+  return (env.config as { sandbox: { memory_mib: number; cpus: number } }).sandbox;
+}
+
+/** A table cell by its data-label (what phone widths show as the cell's heading). */
+function cell(row: Locator, label: string): Locator {
+  return row.locator(`td[data-label="${label}"]`);
+}
+
+/** The dollar amounts in a text, in order: "$0.21 ($0.20 tokens, <$0.0001 sandbox)" is [0.21, 0.2, 0.0001]. */
+function dollars(text: string): number[] {
+  return [...text.matchAll(/\$(\d[\d,]*(?:\.\d+)?)/g)].map((m) => Number(m[1]!.replace(/,/g, '')));
+}
+
+/** How far the console's rounding of `usd` may be from it ("$0.0123" below a cent, "$1.23" above). */
+function tolerance(usd: number): number {
+  return usd < 0.01 ? 0.0001 : 0.005;
+}
+
+/** Whether a shown amount is `actual` as the console rounds it, allowing `drift` of further spending. */
+function near(shown: number, actual: number, drift = 0): boolean {
+  return shown >= actual - drift - tolerance(actual) - 1e-9 && shown <= actual + tolerance(actual) + 1e-9;
+}
+
+/** An "Age" cell ("12s", "3m") is the time since `createdAt`, give or take the list's refresh. */
+function assertAge(shown: string, createdAt: string): void {
+  const m = /^(\d+)([smhd])$/.exec(shown);
+  assert.ok(m, `an age: ${shown}`);
+  const seconds = Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as 's' | 'm' | 'h' | 'd'];
+  const actual = (Date.now() - Date.parse(createdAt)) / 1000;
+  const unit = seconds / Number(m[1]) || 1;
+  assert.ok(seconds <= actual + 1 && seconds >= actual - unit - 10, `age ${shown} for a session ${Math.round(actual)} s old`);
+}
+
+/** Retries `check` (undefined when satisfied, else what it saw) for up to `timeoutMs`; fails with the last observation. */
+async function eventually(what: string, check: () => Promise<string | undefined>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const seen = await check();
+    if (seen === undefined) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last saw ${seen}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
