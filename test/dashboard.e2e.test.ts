@@ -385,7 +385,7 @@ describe('web console (sqlite, bwrap, chromium)', { timeout: 900_000 }, () => {
     for await (const e of h.client.beta.sessions.events.list(probeId)) events.push(e as unknown as AnyEvent);
     const apiError = events.find((e) => e.type === 'session.error') as (AnyEvent & { error: { type: string; message: string } }) | undefined;
     assert.ok(apiError, `the failed turn has a session.error; events: ${events.map((e) => e.type).join(', ')}`);
-    assert.equal(apiError.error.type, 'tool_use_limit_reached');
+    assert.equal(apiError.error.type, 'tool_use_limit_reached_error');
 
     await probeRow.getByRole('link', { name: 'filter probe' }).click();
     await page.waitForURL(`**/sessions/${probeId}`);

@@ -416,6 +416,27 @@ for (const backend of TEST_BACKENDS) {
       assert.equal(done.status, 'idle');
       assert.equal((done as unknown as { runtime: { sandbox_state: string } }).runtime.sandbox_state, 'live');
     });
+
+    it('a model request the upstream refuses ends the turn with a model error and retries_exhausted; the next turn works', async () => {
+      const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: envId });
+      h.model.setScript([{ when: 'tools', error: { status: 400, type: 'invalid_request_error', message: 'scripted refusal 7f3a' }, repeat: true }]);
+      const stream = await h.client.beta.sessions.events.stream(session.id);
+      await h.client.beta.sessions.events.send(session.id, { events: [userMessage('refuse this')] });
+      const events = await readStream(stream, isIdle);
+      const error = events.find((e) => e.type === 'session.error') as { error: { type: string; message: string; retry_status: { type: string } } } | undefined;
+      assert.ok(error, `a session.error: ${events.map((e) => e.type).join(', ')}`);
+      assert.equal(error.error.type, 'model_request_failed_error');
+      assert.match(error.error.message, /status 400.*scripted refusal 7f3a/);
+      assert.deepEqual(error.error.retry_status, { type: 'terminal' });
+      assert.deepEqual(events.at(-1)!.stop_reason, { type: 'retries_exhausted' });
+
+      h.model.setScript([{ when: 'tools', text: 'shorter works' }]);
+      const next = await h.client.beta.sessions.events.stream(session.id);
+      await h.client.beta.sessions.events.send(session.id, { events: [userMessage('shorter')] });
+      const after = await readStream(next, isIdle);
+      assert.deepEqual(after.at(-1)!.stop_reason, { type: 'end_turn' });
+      assert.equal(text(after.find((e) => e.type === 'agent.message')!), 'shorter works');
+    });
   });
 }
 

@@ -46,4 +46,21 @@ describe('mapResult', () => {
     const failed = mapResult({ type: 'result', subtype: 'error_during_execution', errors: ['boom'] }, 5);
     assert.match(JSON.stringify(failed.error), /boom/);
   });
+
+  it('maps a model request that failed for good to the API model error of its status', () => {
+    const failed = (status: number) =>
+      mapResult({ type: 'result', subtype: 'success', is_error: true, api_error_status: status, result: `API Error: ${status} nope` }, 5);
+    const errorOf = (m: ReturnType<typeof mapResult>) => (m.error!.fields as { error: { type: string; message: string; retry_status: { type: string } } }).error;
+    assert.deepEqual(failed(400).stopReason, { type: 'retries_exhausted' });
+    assert.equal(errorOf(failed(400)).type, 'model_request_failed_error');
+    assert.equal(errorOf(failed(400)).retry_status.type, 'terminal');
+    assert.match(errorOf(failed(400)).message, /status 400: API Error: 400 nope/);
+    assert.equal(errorOf(failed(429)).type, 'model_rate_limited_error');
+    assert.equal(errorOf(failed(529)).type, 'model_overloaded_error');
+    assert.equal(errorOf(failed(503)).type, 'model_request_failed_error');
+    assert.equal(errorOf(failed(503)).retry_status.type, 'exhausted');
+    // A turn that merely ends on an error-looking reply is not a model error.
+    assert.deepEqual(mapResult({ type: 'result', subtype: 'success', is_error: false, result: 'API Error: 400' }, 5), { stopReason: { type: 'end_turn' } });
+    assert.equal(errorOf(mapResult({ type: 'result', subtype: 'error_max_turns' }, 5)).type, 'tool_use_limit_reached_error');
+  });
 });

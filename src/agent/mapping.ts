@@ -107,6 +107,9 @@ export interface ResultLike {
   total_cost_usd?: number;
   errors?: string[];
   result?: string;
+  /** The model API's status and error type, when a model request failed for good (after Claude Code's own retries). */
+  api_error_status?: number;
+  api_error_type?: string;
 }
 
 /**
@@ -116,11 +119,16 @@ export interface ResultLike {
 export function mapResult(result: ResultLike, maxTurns: number): { stopReason: StopReason; error?: EventDraft } {
   switch (result.subtype) {
     case 'success':
+      // Claude Code reports a model request that failed for good as a successful
+      // turn whose result is the error; the API reports it as a model error.
+      if (result.is_error && result.api_error_status !== undefined) {
+        return { stopReason: { type: 'retries_exhausted' }, error: modelError(result.api_error_status, result.result) };
+      }
       return { stopReason: { type: 'end_turn' } };
     case 'error_max_turns':
       return {
         stopReason: { type: 'max_turns', max_turns: maxTurns },
-        error: sessionError('tool_use_limit_reached', `the turn was stopped after ${maxTurns} model turns (the session's max_turns guard)`),
+        error: sessionError('tool_use_limit_reached_error', `the turn was stopped after ${maxTurns} model turns (the session's max_turns guard)`),
       };
     case 'error_max_budget_usd':
       return {
@@ -135,6 +143,12 @@ export function mapResult(result: ResultLike, maxTurns: number): { stopReason: S
       };
     }
   }
+}
+
+/** A model request that failed after Claude Code's retries, as the API's model error types: 429 rate limited, 529 overloaded, anything else failed. */
+function modelError(status: number, text: string | undefined): EventDraft {
+  const type = status === 429 ? 'model_rate_limited_error' : status === 529 ? 'model_overloaded_error' : 'model_request_failed_error';
+  return sessionError(type, `the model request failed with status ${status}${text ? `: ${text}` : ''}`, status === 429 || status === 529 || status >= 500 ? 'exhausted' : 'terminal');
 }
 
 export function sessionError(type: string, message: string, retry: 'terminal' | 'exhausted' = 'terminal'): EventDraft {

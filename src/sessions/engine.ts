@@ -122,6 +122,9 @@ interface Booted {
 /** `standby`: a warm sandbox is the session's, and its first message has not arrived yet. */
 type SandboxState = 'standby' | 'starting' | 'live' | 'hibernated' | 'destroyed';
 
+/** How long an interrupted turn may take to end before a sandbox at its max_lifetime_s goes anyway. */
+const RECYCLE_TURN_END_MS = 10_000;
+
 const DEFAULT_LIFECYCLE: LifecyclePolicy = { pattern: 'hybrid', idle_timeout_s: 300, max_lifetime_s: 4 * 3600 };
 
 export function lifecycleOf(environmentBody: JsonObject): LifecyclePolicy {
@@ -147,6 +150,8 @@ export class SessionEngine {
   private readonly locks = new PathLocks();
   private readonly preapprovals = new Map<string, { claudeName: string; input: JsonObject }>();
   private readonly lifecycles = new Map<string, LifecyclePolicy>();
+  /** Sessions whose sandbox reached its max_lifetime_s and is being stopped. */
+  private readonly recycling = new Set<string>();
   private reaper: NodeJS.Timeout | undefined;
   /** Live sessions' sandbox clocks: provider and the instant up to which their time was counted. */
   /** Sessions whose sandbox is starting: session id → workspace id (they count toward the quota). */
@@ -387,7 +392,7 @@ export class SessionEngine {
   private async deliverNow(session: SessionRecord, content: Json[]): Promise<void> {
     const refusal = await this.o.admitTurn?.(session);
     if (refusal) {
-      await this.o.events.append(session, [sessionError('budget_exceeded', refusal), idleDraft({ type: 'budget_reached' })], () => ({ status: 'idle' }));
+      await this.o.events.append(session, [sessionError('billing_error', refusal), idleDraft({ type: 'budget_reached' })], () => ({ status: 'idle' }));
       return;
     }
     try {
@@ -658,11 +663,13 @@ export class SessionEngine {
       await this.accrueSandbox(id, false, 60);
       const lc = this.lifecycles.get(id) ?? DEFAULT_LIFECYCLE;
       if (lc.max_lifetime_s !== null && now - live.startedAtMs >= lc.max_lifetime_s * 1000) {
-        if (live.busy) {
-          await live.interrupt();
-          await this.o.events.append(live.ref, [sessionError('unknown_error', `the sandbox reached its max_lifetime_s of ${lc.max_lifetime_s} s; the turn was stopped. Send a message to continue in a fresh sandbox.`)]);
+        // Once: later sweeps find the session still live while its turn is being stopped.
+        if (!this.recycling.has(id)) {
+          this.recycling.add(id);
+          void this.recycle(live, lc.max_lifetime_s)
+            .catch((error: unknown) => this.log.error({ err: error, sessionId: id }, 'could not recycle a sandbox at its max_lifetime_s'))
+            .finally(() => this.recycling.delete(id));
         }
-        await this.hibernate(live.ref, 'max_lifetime');
         continue;
       }
       const idleSince = live.idleSince;
@@ -670,6 +677,24 @@ export class SessionEngine {
         await this.hibernate(live.ref, 'idle');
       }
     }
+  }
+
+  /**
+   * A sandbox at its `max_lifetime_s` goes however busy it is. A running turn
+   * is told why, interrupted, and left to end as an interrupted turn does
+   * (one idle event, `end_turn`) before the process goes; only a turn that
+   * will not end is cut off with the process.
+   */
+  private async recycle(live: LiveSession, lifetimeS: number): Promise<void> {
+    if (live.busy) {
+      await this.o.events.append(live.ref, [
+        sessionError('unknown_error', `the sandbox reached its max_lifetime_s of ${lifetimeS} s; the turn was stopped. Send a message to continue in a fresh sandbox.`),
+      ]);
+      await live.interrupt();
+      const deadline = Date.now() + RECYCLE_TURN_END_MS;
+      while (live.busy && !live.isEnded && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    }
+    await this.hibernate(live.ref, 'max_lifetime');
   }
 
   /**

@@ -339,7 +339,7 @@ function Item({ item }: { item: TranscriptItem }) {
     case 'error':
       return (
         <div class="banner banner-error event-error" role="note" data-event-id={item.id} data-error-type={item.errorType}>
-          <strong>Error: {item.errorType.replace(/_/g, ' ')}.</strong> {item.message} <time dateTime={item.at}>{time(item.at)}</time>
+          <strong>Error: {item.errorType.replace(/_error$/, '').replace(/_/g, ' ')}.</strong> {item.message} <time dateTime={item.at}>{time(item.at)}</time>
         </div>
       );
     case 'status':
