@@ -262,6 +262,18 @@ describe('model gateway', () => {
     await gateway.closeSession('sesn_err');
   });
 
+  it('cuts the upstream key out of an upstream error that echoes it', async () => {
+    const session = await gateway.openSession('sesn_echo');
+    model.setScript([{ error: { status: 401, type: 'authentication_error', message: `invalid x-api-key ${REAL_KEY} (${REAL_KEY})` } }]);
+    const refused = await call(gateway.url, '/v1/messages', { headers: { 'x-api-key': session.token }, body: messages(true) });
+    assert.equal(refused.status, 401);
+    assert.ok(!refused.body.includes(REAL_KEY), refused.body);
+    assert.equal(JSON.parse(refused.body).error.message, 'invalid x-api-key [redacted] ([redacted])');
+    assert.equal(refused.headers['content-length'], String(Buffer.byteLength(refused.body)));
+    assert.deepEqual(ended.map((e) => [e.status, e.error?.type]), [[401, 'authentication_error']]);
+    await gateway.closeSession('sesn_echo');
+  });
+
   it('proxies count_tokens without metering, and refuses paths outside the allow-list', async () => {
     const session = await gateway.openSession('sesn_paths');
     const counted = await call(gateway.url, '/v1/messages/count_tokens', { headers: { 'x-api-key': session.token }, body: messages() });

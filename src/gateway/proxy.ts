@@ -154,7 +154,8 @@ export async function proxyRequest(
       credential: ctx.credential,
       host: ctx.upstream.host,
       ...(body ? { contentLength: body.length } : {}),
-      identityEncoding: metered,
+      // Metered bodies are read as they pass, and error bodies are scrubbed: both need them uncompressed.
+      identityEncoding: true,
     }),
   });
 
@@ -195,6 +196,10 @@ export async function proxyRequest(
   upstreamReq.once('response', (upstreamRes) => {
     responded = true;
     const status = upstreamRes.statusCode ?? 502;
+    if (status >= 400 && !String(upstreamRes.headers['content-type'] ?? '').includes('text/event-stream')) {
+      void relayError(upstreamRes, status);
+      return;
+    }
     res.writeHead(status, clientResponseHeaders(upstreamRes.headers, ctx.secrets));
     res.flushHeaders();
     const isSse = String(upstreamRes.headers['content-type'] ?? '').includes('text/event-stream');
@@ -228,9 +233,46 @@ export async function proxyRequest(
     });
   });
 
+  /**
+   * An upstream error goes to the sandbox whole, but with the upstream
+   * credential cut out of it: an upstream (or a proxy before it) that echoes
+   * the request's key in an error would otherwise hand it to the agent.
+   */
+  async function relayError(upstreamRes: IncomingMessage, status: number): Promise<void> {
+    let raw: Buffer | undefined;
+    try {
+      raw = await readLimited(upstreamRes, MAX_ERROR_BODY_BYTES);
+    } catch (error) {
+      if (!clientClosed) res.destroy();
+      report(status, undefined, { type: 'api_error', message: `model upstream response failed: ${(error as Error).message}` });
+      return;
+    }
+    const text = raw === undefined ? JSON.stringify({ type: 'error', error: { type: 'api_error', message: `upstream answered ${status} with an error body over ${MAX_ERROR_BODY_BYTES} bytes` } }) : redactSecrets(raw.toString('utf8'), ctx.secrets);
+    const out = Buffer.from(text, 'utf8');
+    const headers = clientResponseHeaders(upstreamRes.headers, ctx.secrets);
+    delete headers['content-encoding'];
+    delete headers['transfer-encoding'];
+    headers['content-length'] = String(out.length);
+    if (!clientClosed) res.writeHead(status, headers).end(out);
+    if (metered) {
+      const observed = observeJsonBody(text, status);
+      report(status, observed, observed.error ?? { type: 'api_error', message: `upstream answered ${status}` });
+    }
+  }
+
   if (body) upstreamReq.end(body);
   else pipeline(req, upstreamReq, () => {}); // failures surface on upstreamReq's 'error'
   return finished;
+}
+
+/** The most of an upstream error body relayed (Anthropic's are well under a KiB). */
+const MAX_ERROR_BODY_BYTES = 1024 * 1024;
+
+/** `text` with every non-empty secret replaced. */
+export function redactSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) if (secret.length > 0) out = out.split(secret).join('[redacted]');
+  return out;
 }
 
 /** The whole body, or undefined when it is larger than `limit`. */
