@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
+import dnsPromises from 'node:dns/promises';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer as createHttpServer } from 'node:http';
+import { syncBuiltinESMExports } from 'node:module';
+import net, { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { PassThrough } from 'node:stream';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { createApiKey } from '../src/api/auth.js';
 import { loadConfig } from '../src/config/config.js';
@@ -43,6 +47,8 @@ interface Row {
   category: string;
   attempted: number;
   succeeded: string[];
+  /** Positive controls run in the same sandbox and turn (tools present, allowed paths working); all must pass. */
+  controls: number;
   /** Attack names that could not be tried on this provider (a tool missing from it), with why. */
   notes: string[];
 }
@@ -50,16 +56,28 @@ const rows: Row[] = [];
 const coldStarts: Record<string, number[]> = {};
 
 function row(provider: string, category: string): Row {
-  const r = { provider, category, attempted: 0, succeeded: [], notes: [] };
+  const r = { provider, category, attempted: 0, succeeded: [], controls: 0, notes: [] };
   rows.push(r);
   return r;
 }
 
-/** Runs each attempt in a subshell; prints `R <name> SUCCEEDED` only when the attack worked. */
-function attackScript(attempts: Array<[string, string]>): string {
-  const lines = attempts.map(([name, cmd]) => `if ( ${cmd} ) >/dev/null 2>&1 </dev/null; then echo "R ${name} SUCCEEDED"; else echo "R ${name} blocked"; fi`);
-  return `cd "$PWD"\n${lines.join('\n')}\necho R-DONE`;
+/**
+ * Runs each positive control, then each attempt, in a subshell of the same
+ * shell: `C <name> ok|FAILED` for a control (it must work: the tool an attack
+ * uses exists, the allowed path next to a forbidden one is open), `R <name>
+ * SUCCEEDED` only when an attack worked. A "blocked" is worth something only
+ * when the controls beside it passed.
+ */
+function attackScript(attempts: Array<[string, string]>, controls: Array<[string, string]> = []): string {
+  const run = (cmd: string) => `( ${cmd} ) >/dev/null 2>&1 </dev/null`;
+  const c = controls.map(([name, cmd]) => `if ${run(cmd)}; then echo "C ${name} ok"; else echo "C ${name} FAILED"; fi`);
+  const lines = attempts.map(([name, cmd]) => `if ${run(cmd)}; then echo "R ${name} SUCCEEDED"; else echo "R ${name} blocked"; fi`);
+  // The system dirs on PATH too: chroot, for one, is in /usr/sbin, where the tool's PATH may not look.
+  return `cd "$PWD"\nexport PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"\n${[...c, ...lines].join('\n')}\necho R-DONE`;
 }
+
+/** `command -v` of each tool the attacks run: a missing one would make its attacks look blocked. */
+const toolControls = (...tools: string[]): Array<[string, string]> => tools.map((tool) => [`tool-${tool}`, `command -v ${tool}`]);
 
 function results(events: AnyEvent[]): Map<string, boolean> {
   const out = new Map<string, boolean>();
@@ -70,9 +88,71 @@ function results(events: AnyEvent[]): Map<string, boolean> {
   return out;
 }
 
+/** Fails unless every control ran in the turn and passed; counts them on the row. */
+function checkControls(r: Row, events: AnyEvent[], controls: Array<[string, string]>): void {
+  const seen = new Map<string, boolean>();
+  for (const e of events.filter((x) => x.type === 'agent.tool_result')) {
+    for (const m of JSON.stringify(e.content ?? '').matchAll(/C (\S+) (ok|FAILED)/g)) seen.set(m[1]!, m[2] === 'ok');
+  }
+  const failed = controls.filter(([name]) => seen.get(name) !== true).map(([name, cmd]) => `${name} (${seen.has(name) ? 'failed' : 'did not run'}: ${cmd})`);
+  assert.deepEqual(failed, [], `${r.provider} ${r.category}: positive controls failed, so "blocked" could be an artefact: ${failed.join('; ')}`);
+  r.controls += controls.length;
+}
+
+/**
+ * The allowed destination of the egress controls. No network leaves this
+ * host, and the proxy rightly refuses any name that resolves to this host
+ * (loopback, private or its own addresses), so a local origin is reachable
+ * only the way a public one would be: a host name in the environment's
+ * `allowed_hosts` (under `.test`, which never resolves on the Internet)
+ * that this process's resolver answers with a public address, and a route
+ * from that address, port 80, to the origin below. Both are installed
+ * around Node's own `dns.promises.lookup` and `net.connect`, for that name
+ * and that address only; the proxy's checks (name, every resolved address,
+ * the one address dialled) run unchanged.
+ */
+const ORIGIN_NAME = 'allowed-origin.agenthost.test';
+const ORIGIN_ADDRESS = '93.184.215.14';
+const originRequests: string[] = [];
+const origin = createHttpServer((req, res) => {
+  originRequests.push(`${req.method} ${req.headers.host} ${req.url}`);
+  res.end(`origin-ok ${req.url}\n`);
+});
+let restoreNetwork: (() => void) | undefined;
+
+before(async () => {
+  await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
+  const originPort = (origin.address() as AddressInfo).port;
+  const realLookup = dnsPromises.lookup;
+  const realConnect = net.connect;
+  const lookup = (host: string, options?: unknown): Promise<unknown> => {
+    if (host !== ORIGIN_NAME) return (realLookup as (h: string, o?: unknown) => Promise<unknown>)(host, options);
+    const a = { address: ORIGIN_ADDRESS, family: 4 };
+    return Promise.resolve((options as { all?: boolean } | undefined)?.all ? [a] : a);
+  };
+  const connect = (...args: unknown[]): net.Socket => {
+    const o = args[0] as { host?: string; port?: number } | undefined;
+    if (typeof o === 'object' && o?.host === ORIGIN_ADDRESS && o.port === 80) return realConnect({ host: '127.0.0.1', port: originPort });
+    return (realConnect as (...a: unknown[]) => net.Socket)(...args);
+  };
+  dnsPromises.lookup = lookup as typeof dnsPromises.lookup;
+  net.connect = connect as typeof net.connect;
+  // The proxy imports them by name: named exports of built-in modules follow only after this.
+  syncBuiltinESMExports();
+  restoreNetwork = () => {
+    dnsPromises.lookup = realLookup;
+    net.connect = realConnect;
+    syncBuiltinESMExports();
+  };
+});
+
 // SECURITY_PROVIDERS=gvisor narrows a run while working on one provider.
 const only = process.env.SECURITY_PROVIDERS?.split(',');
-for (const provider of (['bwrap', 'gvisor', 'docker'] as const).filter((p) => !only || only.includes(p))) {
+const PROVIDERS = (['bwrap', 'gvisor', 'docker'] as const).filter((p) => !only || only.includes(p));
+/** Providers skipped because this host cannot run them (never under CI, where that fails). */
+const unavailableHere = new Map<string, string>();
+const MIN_ATTEMPTS = 40;
+for (const provider of PROVIDERS) {
   describe(`security: ${provider}`, { timeout: 900_000 }, () => {
     let server: Server;
     let model: ScriptedModel;
@@ -140,13 +220,22 @@ for (const provider of (['bwrap', 'gvisor', 'docker'] as const).filter((p) => !o
       return turn(envId, timeoutMs);
     }
 
+    /** An unavailable provider fails under CI and is skipped, with the reason, elsewhere. Returns whether to go on. */
+    function available(t: TestContext): boolean {
+      if (!unavailable) return true;
+      if (process.env.CI) assert.fail(`${provider} unavailable: ${unavailable}`);
+      unavailableHere.set(provider, unavailable);
+      t.skip(`${provider} unavailable: ${unavailable}`);
+      return false;
+    }
+
     it('starts', async (t) => {
       await start();
-      if (unavailable) t.skip(`${provider} unavailable: ${unavailable}`);
+      available(t);
     });
 
     it('escape attempts', async (t) => {
-      if (unavailable) return t.skip(unavailable);
+      if (!available(t)) return;
       const r = row(provider, 'escape');
       const envId = await environment({});
       // Another session with a file of its own, and its gateway socket path.
@@ -200,7 +289,24 @@ for (const provider of (['bwrap', 'gvisor', 'docker'] as const).filter((p) => !o
         ['gateway-with-stolen-key', `curl -sf --max-time 3 --unix-socket /run/agenthost/gateway.sock -H 'x-api-key: stolen' http://localhost/v1/models`],
         ['gateway-other-path', `curl -sf --max-time 3 --noproxy '*' -H "x-api-key: $ANTHROPIC_API_KEY" "$ANTHROPIC_BASE_URL/v1/organizations/me"`],
       ];
-      const { events } = await attack(envId, attackScript(attempts));
+      const arch = `{'x86_64': 39, 'aarch64': 172}[platform.machine()]`;
+      const controls: Array<[string, string]> = [
+        ...toolControls('curl', 'python3', 'grep', 'ln', 'unshare', 'mount', 'chroot', 'su'),
+        ['workspace-write', 'echo ctl > ctl-file && grep -q ctl ctl-file'],
+        ['symlink-own-file', 'ln -sf ctl-file ctl-sym && grep -q ctl ctl-sym'],
+        ['hardlink-own-file', 'ln -f ctl-file ctl-hard && grep -q ctl ctl-hard'],
+        ['proc-self-root', 'ls -A /proc/self/root/ | grep -q .'],
+        // The syscall and io_uring attempts go through ctypes: it works (getpid by number).
+        ['python-ctypes-syscall', `python3 -c "import ctypes,os,platform,sys; l=ctypes.CDLL(None); sys.exit(0 if l.syscall(${arch}) == os.getpid() else 1)"`],
+        // bash's /dev/tcp connects where something listens (the sandbox's gateway bridge).
+        ['dev-tcp-gateway-bridge', 'exec 3<>/dev/tcp/127.0.0.1/4747'],
+        // The gateway answers a stolen key with 401 (so the attempt was refused, not unreachable) ...
+        ['gateway-socket-answers-401', `test "$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' --unix-socket /run/agenthost/gateway.sock -H 'x-api-key: stolen' http://localhost/v1/models)" = 401`],
+        // ... and the sandbox's own token is accepted, so a path it refuses is refused by path.
+        ['gateway-token-accepted', `c=$(curl -s --max-time 5 --noproxy '*' -o /dev/null -w '%{http_code}' -H "x-api-key: $ANTHROPIC_API_KEY" "$ANTHROPIC_BASE_URL/v1/models"); test "$c" != 000 && test "$c" != 401`],
+      ];
+      const { events } = await attack(envId, attackScript(attempts, controls));
+      checkControls(r, events, controls);
       const seen = results(events);
       for (const [name] of attempts) {
         assert.ok(seen.has(name), `${name} did not run: ${JSON.stringify(events.filter((e) => e.type === 'agent.tool_result'))}`.slice(0, 2000));
@@ -217,11 +323,12 @@ for (const provider of (['bwrap', 'gvisor', 'docker'] as const).filter((p) => !o
     });
 
     it('egress attempts', async (t) => {
-      if (unavailable) return t.skip(unavailable);
+      if (!available(t)) return;
       const r = row(provider, 'egress');
-      const envId = await environment({ networking: { type: 'limited', allowed_hosts: ['localhost', 'ip6-localhost', 'allowed.example.com'] } });
+      const envId = await environment({ networking: { type: 'limited', allowed_hosts: ['localhost', 'ip6-localhost', 'allowed.example.com', ORIGIN_NAME] } });
       const apiPort = new URL(server.url).port;
-      const curl = `curl -sf -o /dev/null --max-time 5`;
+      // Through the proxy even for loopback names, which NO_PROXY would otherwise send straight to the sandbox's own loopback.
+      const curl = `curl -sf -o /dev/null --max-time 5 --noproxy ''`;
       const attempts: Array<[string, string]> = [
         ['denied-host-https', `${curl} https://denied.example.com/`],
         ['denied-host-http', `${curl} http://denied.example.com/`],
@@ -244,19 +351,43 @@ for (const provider of (['bwrap', 'gvisor', 'docker'] as const).filter((p) => !o
         ['dns-lookup', 'getent hosts example.com'],
         ['dns-udp', 'exec 3<>/dev/udp/8.8.8.8/53 && printf x >&3'],
       ];
-      const { events } = await attack(envId, attackScript(attempts));
+      const nonce = `${provider}-${Date.now().toString(36)}`;
+      const controls: Array<[string, string]> = [
+        ...toolControls('curl', 'getent'),
+        ['proxy-in-env', 'test -n "$HTTP_PROXY" && test -n "$HTTPS_PROXY"'],
+        // An allowed name through the same proxy: plain HTTP, and a CONNECT tunnel (-p).
+        ['allowed-http', `${curl.replace(' -o /dev/null', '')} http://${ORIGIN_NAME}/ctl-http-${nonce} | grep -q 'origin-ok /ctl-http-${nonce}'`],
+        ['allowed-connect', `${curl.replace(' -o /dev/null', '')} -p http://${ORIGIN_NAME}/ctl-connect-${nonce} | grep -q 'origin-ok /ctl-connect-${nonce}'`],
+        // Direct sockets work where something listens (the egress bridge), and UDP sends work on loopback.
+        ['dev-tcp-egress-bridge', 'exec 3<>/dev/tcp/127.0.0.1/3128'],
+        ['dev-udp-loopback', 'exec 3<>/dev/udp/127.0.0.1/53 && printf x >&3'],
+        ['getent-files', 'getent hosts localhost'],
+      ];
+      const { events, sessionId } = await attack(envId, attackScript(attempts, controls));
+      checkControls(r, events, controls);
       const seen = results(events);
       for (const [name] of attempts) {
         assert.ok(seen.has(name), `${name} did not run`);
         r.attempted++;
         if (seen.get(name)) r.succeeded.push(name);
       }
-      // Each proxy decision is in the server's log.
-      assert.match(logText, /egress denied/);
+      // The origin saw both allowed requests (so the controls' answers came from it, through the proxy).
+      assert.ok(originRequests.includes(`GET ${ORIGIN_NAME} /ctl-http-${nonce}`), `origin saw: ${originRequests.join(', ')}`);
+      assert.ok(originRequests.includes(`GET ${ORIGIN_NAME} /ctl-connect-${nonce}`), `origin saw: ${originRequests.join(', ')}`);
+      // Each proxy decision is in the server's log, allowed and denied, with its host.
+      const decisions = logText.split('\n').filter((l) => /"msg":"egress (allowed|denied)"/.test(l)).map((l) => JSON.parse(l) as { msg: string; sessionId: string; host: string; method: string; reason?: string; address?: string })
+        .filter((d) => d.sessionId === sessionId);
+      const allowed = decisions.filter((d) => d.msg === 'egress allowed' && d.host === ORIGIN_NAME);
+      assert.ok(allowed.some((d) => d.method === 'GET' && d.address === ORIGIN_ADDRESS), `no allowed GET logged: ${JSON.stringify(allowed)}`);
+      assert.ok(allowed.some((d) => d.method === 'CONNECT' && d.address === ORIGIN_ADDRESS), `no allowed CONNECT logged: ${JSON.stringify(allowed)}`);
+      for (const host of ['denied.example.com', '1.1.1.1', 'localhost', 'metadata.google.internal']) {
+        assert.ok(decisions.some((d) => d.msg === 'egress denied' && d.host === host && d.reason), `no denial of ${host} logged`);
+      }
+      assert.ok(!decisions.some((d) => d.msg === 'egress allowed' && d.host !== ORIGIN_NAME), `something else was allowed: ${JSON.stringify(decisions.filter((d) => d.msg === 'egress allowed' && d.host !== ORIGIN_NAME))}`);
     });
 
     it('secret hunts', async (t) => {
-      if (unavailable) return t.skip(unavailable);
+      if (!available(t)) return;
       const r = row(provider, 'secrets');
       const envId = await environment({});
       const k = UPSTREAM_KEY;
@@ -269,7 +400,20 @@ for (const provider of (['bwrap', 'gvisor', 'docker'] as const).filter((p) => !o
         ['tmp-etc-run-files', `grep -rqs ${p} /tmp /etc /run`],
         ['gateway-answers-with-key', `curl -s --max-time 5 --noproxy '*' -D - -H "x-api-key: $ANTHROPIC_API_KEY" "$ANTHROPIC_BASE_URL/v1/models" | grep -q ${p}`],
       ];
-      const { events, sessionId } = await attack(envId, attackScript(attempts));
+      const controls: Array<[string, string]> = [
+        ...toolControls('env', 'grep', 'tr', 'cat', 'curl'),
+        // The same searches find what is there: the gateway's URL in env and in other processes' environ,
+        // this very shell in the command lines, a key-shaped string in a file, the gateway's answer.
+        ['env-readable', 'env | grep -q ^ANTHROPIC_BASE_URL='],
+        ['proc-environ-readable', `cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n' | grep -q ^ANTHROPIC_BASE_URL=`],
+        ['proc-cmdline-readable', `cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' '\\n' | grep -q 'R-DON[E]'`],
+        ['files-searchable', `printf 'sk-ant-ctl-%s' xyz > ctl-key && grep -rqs 'sk-ant-ctl-xy[z]' "$PWD"`],
+        ['gateway-answers', `curl -s --max-time 5 --noproxy '*' -D - -H "x-api-key: $ANTHROPIC_API_KEY" "$ANTHROPIC_BASE_URL/v1/models" | grep -q '^HTTP/'`],
+        // A request the proxy refuses (a .test name never resolves), so the server's log holds this session.
+        ['proxy-answers', `curl -s --max-time 5 http://nx.agenthost.test/ | grep -q 'agenthost egress'`],
+      ];
+      const { events, sessionId } = await attack(envId, attackScript(attempts, controls));
+      checkControls(r, events, controls);
       const seen = results(events);
       for (const [name] of attempts) {
         assert.ok(seen.has(name), `${name} did not run`);
@@ -277,6 +421,9 @@ for (const provider of (['bwrap', 'gvisor', 'docker'] as const).filter((p) => !o
         if (seen.get(name)) r.succeeded.push(name);
       }
       const all = await client.beta.sessions.events.list(sessionId, { limit: 1000 } as never);
+      // What is searched holds the hunt itself: its tool result in the events, the session in the logs.
+      assert.match(JSON.stringify(all), /R-DONE/);
+      assert.ok(logText.includes(sessionId), 'the server log says nothing of the session');
       r.attempted++;
       if (JSON.stringify(all).includes(k)) r.succeeded.push('event-log');
       r.attempted++;
@@ -286,7 +433,7 @@ for (const provider of (['bwrap', 'gvisor', 'docker'] as const).filter((p) => !o
     });
 
     it('resource abuse', async (t) => {
-      if (unavailable) return t.skip(unavailable);
+      if (!available(t)) return;
       const r = row(provider, 'resources');
       const envId = await environment({ sandbox: { memory_mib: 768, cpus: 1, pids: 256, disk_mib: 512, tool_timeout_s: 60 } });
       const abuses: Array<[string, string, RegExp]> = [
@@ -336,7 +483,7 @@ for (const provider of (['bwrap', 'gvisor', 'docker'] as const).filter((p) => !o
     });
 
     it('cold start: create to first model request', async (t) => {
-      if (unavailable) return t.skip(unavailable);
+      if (!available(t)) return;
       const envId = await environment({});
       const times: number[] = [];
       for (let i = 0; i < 5; i++) {
@@ -348,8 +495,10 @@ for (const provider of (['bwrap', 'gvisor', 'docker'] as const).filter((p) => !o
   });
 }
 
-after(() => {
-  const lines = rows.map((r) => `${r.provider.padEnd(8)} ${r.category.padEnd(10)} attempted ${String(r.attempted).padStart(3)}, succeeded ${r.succeeded.length}`);
+after(async () => {
+  restoreNetwork?.();
+  await new Promise((r) => origin.close(r));
+  const lines = rows.map((r) => `${r.provider.padEnd(8)} ${r.category.padEnd(10)} attempted ${String(r.attempted).padStart(3)}, succeeded ${r.succeeded.length}${r.controls ? `, controls passed ${r.controls}` : ''}`);
   const totals = new Map<string, number>();
   for (const r of rows) totals.set(r.provider, (totals.get(r.provider) ?? 0) + r.attempted);
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
@@ -359,5 +508,16 @@ after(() => {
     ...rows.flatMap((r) => r.notes.map((s) => `  ${r.provider} ${s}`)),
   ].join('\n'));
   assert.deepEqual(rows.flatMap((r) => r.succeeded), [], 'an attack succeeded');
+  // An empty table passes nothing: every provider this run covers attacked in every category, 40 times or more.
+  // Only a provider this host cannot run is left out, and never under CI (its tests failed).
+  for (const provider of PROVIDERS.filter((p) => process.env.CI || !unavailableHere.has(p))) {
+    const mine = rows.filter((r) => r.provider === provider);
+    assert.deepEqual(mine.map((r) => r.category).sort(), ['egress', 'escape', 'resources', 'secrets'], `${provider}: categories with rows`);
+    const attempted = mine.reduce((n, r) => n + r.attempted, 0);
+    assert.ok(attempted >= MIN_ATTEMPTS, `${provider}: ${attempted} attempts, fewer than ${MIN_ATTEMPTS}`);
+    assert.ok(mine.filter((r) => r.category !== 'resources').every((r) => r.controls > 0), `${provider}: a category ran without its positive controls`);
+    assert.ok((coldStarts[provider] ?? []).length > 0, `${provider}: no cold start measured`);
+  }
+  for (const [provider, why] of unavailableHere) console.log(`${provider} was not run: ${why}`);
 });
 
