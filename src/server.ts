@@ -22,7 +22,7 @@ import { BlobStore } from './files/blobs.js';
 import { mountOnFirstStart } from './files/mount.js';
 import { collectOutputs } from './files/outputs.js';
 import { FileService } from './files/service.js';
-import { createEgressProxy, withEgress } from './egress/index.js';
+import { createEgressProxy, withEgress, type EgressProxyOptions } from './egress/index.js';
 import { createModelGateway, type ModelGateway } from './gateway/index.js';
 import type { Logger } from './logger.js';
 import { BudgetService } from './ops/budget.js';
@@ -74,6 +74,13 @@ export interface StartOptions {
    * directory, whose files must stay the caller's.
    */
   sandboxesAsServerUser?: boolean;
+  /**
+   * How the egress proxy resolves names and dials the one address it checked
+   * (default: the host's resolver and a plain TCP connect). Every policy check
+   * still runs on what `resolve` answers; tests use it to give an allowed name
+   * a public address routed to a local origin.
+   */
+  egress?: Pick<EgressProxyOptions, 'resolve' | 'connect'>;
 }
 
 /** The SDK's bundled Claude Code binary, when its platform package is installed. */
@@ -162,7 +169,7 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
   const files = new FileService({ store, blobs, log });
 
   // Sandboxes' only network: a proxy per session that enforces its environment's allowlist.
-  const egress = await createEgressProxy({ socketDir: join(runtimeDir, 'egress'), log: log.child({ component: 'egress' }) });
+  const egress = await createEgressProxy({ socketDir: join(runtimeDir, 'egress'), log: log.child({ component: 'egress' }), ...options.egress });
 
   const snapshotBlobs = new LocalDirBlobStore(join(config.dataDir, 'blobs'));
   engine = new SessionEngine({
