@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import { createApiKey } from '../../src/api/auth.js';
 import { loadConfig } from '../../src/config/config.js';
-import { silentLogger } from '../../src/logger.js';
+import { silentLogger, type Logger } from '../../src/logger.js';
+import { pino } from 'pino';
 import type { TestEngine } from '../../src/sandbox/docker/podman-service.js';
 import { createSandboxProvider, type SandboxProviderName } from '../../src/sandbox/index.js';
 import { startServer, type Server } from '../../src/server.js';
@@ -37,6 +38,8 @@ export interface E2EOptions {
   env?: Record<string, string>;
   /** Stands between the server and its store, e.g. to make some writes fail. */
   wrapStore?: (store: Store) => Store;
+  /** The server's logger; silent unless given (see `capturedLog`). */
+  log?: Logger;
 }
 
 /**
@@ -69,7 +72,7 @@ export async function startE2E(o: E2EOptions): Promise<E2E> {
     ...(o.engine ? { AGENTHOST_DOCKER_HOST: o.engine.host, AGENTHOST_DOCKER_IMAGE: o.engine.image } : {}),
     ...o.env,
   });
-  const server = await startServer(config, silentLogger(), store ? { store } : {});
+  const server = await startServer(config, o.log ?? silentLogger(), store ? { store } : {});
   const { key, workspaceId } = await createApiKey(server.store, 'e2e');
   const makeClient = (apiKey: string) => new Anthropic({ baseURL: server.url, apiKey, maxRetries: 0, timeout: 120_000 });
   return {
@@ -163,4 +166,33 @@ export async function processesMatching(needle: string): Promise<number[]> {
     if (cmd.replace(/\0/g, ' ').includes(needle)) pids.push(Number(name));
   }
   return pids;
+}
+
+/**
+ * A logger at `info` that keeps, parsed, the lines whose message `keep`
+ * accepts (the rest are dropped), for tests that read what the server logged.
+ */
+export function capturedLog(keep: (msg: string) => boolean): { log: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const log = pino(
+    { level: 'info' },
+    {
+      write(line: string) {
+        const parsed = JSON.parse(line) as Record<string, unknown>;
+        if (typeof parsed.msg === 'string' && keep(parsed.msg)) lines.push(parsed);
+      },
+    },
+  );
+  return { log, lines };
+}
+
+/** Sum and count of a Prometheus histogram (all label sets) from the server's `GET /metrics`. */
+export async function histogram(url: string, name: string): Promise<{ sum: number; count: number }> {
+  const body = await (await fetch(`${url}/metrics`)).text();
+  const total = (suffix: string) =>
+    body
+      .split('\n')
+      .filter((l) => l.startsWith(`${name}_${suffix}`))
+      .reduce((acc, l) => acc + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  return { sum: total('sum'), count: total('count') };
 }

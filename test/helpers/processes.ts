@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Anthropic from '@anthropic-ai/sdk';
 import type { AnyEvent } from './e2e.js';
@@ -117,4 +118,43 @@ export async function eventsOf(client: Anthropic, sessionId: string): Promise<An
   const out: AnyEvent[] = [];
   for await (const e of client.beta.sessions.events.list(sessionId)) out.push(e as unknown as AnyEvent);
   return out;
+}
+
+/**
+ * Every live process of one session of the server at `dataDir`: those whose
+ * command line or environment names the session's own directory (its
+ * Claude Code process), the bubblewrap processes around them, and
+ * everything below them.
+ */
+export async function sessionProcesses(dataDir: string, sessionId: string): Promise<Proc[]> {
+  const mark = join(dataDir, 'sessions', sessionId);
+  const procs = (await allProcesses()).filter((p) => p.state !== 'Z' && p.state !== 'X');
+  const own = new Set<number>();
+  for (const p of procs) {
+    const environ = p.cmdline.includes(mark) ? '' : await readFile(`/proc/${p.pid}/environ`, 'utf8').catch(() => '');
+    if (p.cmdline.includes(mark) || environ.includes(mark)) own.add(p.pid);
+  }
+  // The bubblewrap processes around them take their options through a pipe, so they name no directory.
+  const byPid = new Map(procs.map((p) => [p.pid, p]));
+  for (const pid of [...own]) {
+    for (let up = byPid.get(byPid.get(pid)?.ppid ?? 0); up && /^(\S*\/)?bwrap /.test(up.cmdline); up = byPid.get(up.ppid)) own.add(up.pid);
+  }
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const p of procs) {
+      if (!own.has(p.pid) && own.has(p.ppid)) {
+        own.add(p.pid);
+        grew = true;
+      }
+    }
+  }
+  return procs.filter((p) => own.has(p.pid));
+}
+
+/** Resident (RSS) and proportional (PSS: shared pages split among their users) memory of a process in KiB; 0 once it is gone. */
+export async function memoryKiB(pid: number): Promise<{ rss: number; pss: number }> {
+  const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => '');
+  const field = (name: string) => Number(rollup.match(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm'))?.[1] ?? 0);
+  return { rss: field('Rss'), pss: field('Pss') };
 }
