@@ -1,15 +1,78 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import Anthropic from '@anthropic-ai/sdk';
 import type { Store } from '../src/store/index.js';
 import { podmanMissing, startTestEngine, type TestEngine } from '../src/sandbox/docker/podman-service.js';
-import { agentTrace, isIdle, providerUnavailable, readStream, startE2E, text, waitFor, type AnyEvent, type E2E } from './helpers/e2e.js';
+import {
+  agentTrace,
+  capturedLog,
+  histogram,
+  isIdle,
+  processesMatching,
+  providerUnavailable,
+  readStream,
+  startE2E,
+  text,
+  waitFor,
+  type AnyEvent,
+  type E2E,
+} from './helpers/e2e.js';
+import { TEST_BACKENDS } from './helpers/harness.js';
+import { CLAUDE_BINARY_DIR, eventsOf, memoryKiB, sessionProcesses, stillAlive } from './helpers/processes.js';
 
-type Runtime = { sandbox_state: string; pattern: string };
+type Runtime = { sandbox_state: string; pattern: string; hibernated_at?: string };
 const runtimeOf = (s: unknown) => (s as { runtime: Runtime }).runtime;
+
+/** The reaper's sweep interval on these test servers (the server's default is 5 s). */
+const SWEEP_MS = 200;
+/** Room for a loaded two-core machine: closing the process, snapshotting the workspace, writing the state. */
+const SLACK_MS = 3_000;
+
+/** Hibernations (the servers' `session hibernated` log lines) and resumes (their metrics), for the closing report. */
+const hibernations: Array<Array<Record<string, unknown>>> = [];
+const resumeMs: number[] = [];
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+after(() => {
+  const hibernateMs = hibernations.flat().flatMap((l) => (typeof l.ms === 'number' ? [l.ms] : []));
+  console.log(`lifecycle timings: hibernate median ${median(hibernateMs).toFixed(0)} ms (n=${hibernateMs.length}), resume median ${median(resumeMs).toFixed(0)} ms (n=${resumeMs.length})`);
+});
+
+/** A server logger that keeps the engine's `session hibernated` lines (with their durations). */
+function hibernationLog() {
+  const captured = capturedLog((msg) => msg === 'session hibernated');
+  hibernations.push(captured.lines);
+  return captured;
+}
+
+/** Sends a message to a hibernated session and records how long the server took to wake it (its resume histogram). */
+async function resumingTurn(h: E2E, sessionId: string, message: string): Promise<AnyEvent[]> {
+  const before = await histogram(h.server.url, 'agenthost_session_resume_duration_seconds');
+  const events = await turnIn(h, sessionId, message);
+  const after = await histogram(h.server.url, 'agenthost_session_resume_duration_seconds');
+  assert.equal(after.count - before.count, 1, 'the session was woken from hibernation once');
+  resumeMs.push((after.sum - before.sum) * 1000);
+  return events;
+}
+
+/** The server's (this process's) heap after a full collection, for the memory figures. */
+function heapAfterGc(): number {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+  return process.memoryUsage().heapUsed;
+}
+
+const lastHistory = (h: E2E) => {
+  const main = h.model.messageRequests().filter((r) => Array.isArray((r.body as { tools?: unknown[] }).tools));
+  return JSON.stringify((main.at(-1)!.body as { messages: unknown }).messages);
+};
 
 async function turnIn(h: E2E, sessionId: string, message: string): Promise<AnyEvent[]> {
   const stream = await h.client.beta.sessions.events.stream(sessionId);
@@ -20,11 +83,11 @@ async function turnIn(h: E2E, sessionId: string, message: string): Promise<AnyEv
 const environmentIn = (h: E2E, lifecycle: Record<string, unknown>) =>
   h.client.beta.environments.create({ name: `env-${String(lifecycle.pattern)}`, config: { type: 'cloud', lifecycle } as never });
 
-const hibernated = (h: E2E, sessionId: string) =>
+const hibernated = (h: E2E, sessionId: string, timeoutMs = 15_000) =>
   waitFor(`${sessionId} to hibernate`, async () => {
     const s = await h.client.beta.sessions.retrieve(sessionId);
     return runtimeOf(s).sandbox_state === 'hibernated' ? s : undefined;
-  });
+  }, timeoutMs);
 
 /**
  * The hybrid pattern on any provider: files and the whole conversation
@@ -51,7 +114,7 @@ async function hibernatesAndResumes(h: E2E, agentId: string): Promise<void> {
     { when: 'tools', tool_use: { name: 'Bash', input: { command: 'cat notes.txt' } } },
     { when: 'tools', text: 'it was papaya' },
   ]);
-  const events = await turnIn(h, session.id, 'which fruit?');
+  const events = await resumingTurn(h, session.id, 'which fruit?');
   assert.deepEqual(agentTrace(events), ['agent.tool_use', 'agent.tool_result', 'agent.message', 'session.status_idle']);
   assert.match(text(events.find((e) => e.type === 'agent.tool_result')!), /PAPAYA/);
   const main = h.model.messageRequests().filter((r) => Array.isArray((r.body as { tools?: unknown[] }).tools));
@@ -61,29 +124,72 @@ async function hibernatesAndResumes(h: E2E, agentId: string): Promise<void> {
   // What the resumed process adds is kept too: a second hibernation loses neither turn.
   await hibernated(h, session.id);
   h.model.setScript([{ when: 'tools', text: 'papaya, still' }]);
-  await turnIn(h, session.id, 'and now?');
+  await resumingTurn(h, session.id, 'and now?');
   const third = JSON.stringify((h.model.messageRequests().at(-1)!.body as { messages: unknown }).messages);
   for (const said of ['remember a fruit', 'noted the fruit', 'which fruit?', 'it was papaya']) assert.ok(third.includes(said), `the conversation after two hibernations has "${said}"`);
+}
+
+
+/**
+ * Hibernate and resume on each store: the transcript lives in the store's
+ * SessionStore, so PostgreSQL must carry it as well as SQLite does. Without a
+ * reachable PostgreSQL the `before` hook fails (never skips).
+ */
+for (const backend of TEST_BACKENDS) {
+  describe(`hibernate and resume (${backend}, bwrap)`, { timeout: 300_000 }, () => {
+    let h: E2E;
+    let agentId: string;
+
+    before(async () => {
+      h = await startE2E({ backend, reaperIntervalMs: SWEEP_MS, log: hibernationLog().log });
+      agentId = (await h.client.beta.agents.create({ name: 'coder', model: 'claude-sonnet-4-5', tools: [{ type: 'agent_toolset_20260401' }] })).id;
+    });
+    after(() => h?.close());
+
+    it('hybrid: hibernates when idle, then resumes with files and history intact, twice', () => hibernatesAndResumes(h, agentId));
+
+    it('an idle session is reaped within idle_timeout_s plus one sweep, and none of its processes remain', async () => {
+      const idleS = 2;
+      const e = await environmentIn(h, { pattern: 'hybrid', idle_timeout_s: idleS });
+      const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: e.id });
+      h.model.setScript([{ when: 'tools', text: 'hello' }]);
+      const events = await turnIn(h, session.id, 'hi');
+      const idleAt = Date.parse(events.at(-1)!.processed_at as string);
+
+      const running = await sessionProcesses(h.dataDir, session.id);
+      assert.ok(running.some((p) => p.cmdline.includes(CLAUDE_BINARY_DIR)), `the live session runs Claude Code: ${running.map((p) => p.cmdline).join(' | ')}`);
+      assert.ok(running.some((p) => /\bbwrap\b/.test(p.cmdline)), `and its sandbox: ${running.map((p) => `${p.pid}<${p.ppid} ${p.cmdline.slice(0, 300)}`).join('\n')}`);
+
+      const s = await hibernated(h, session.id);
+      const took = Date.parse(runtimeOf(s).hibernated_at!) - idleAt;
+      // The idle clock starts when the turn ends, just before the idle event is committed.
+      assert.ok(took >= idleS * 1000 - 250, `hibernated ${took} ms after the turn ended, before idle_timeout_s`);
+      assert.ok(took <= idleS * 1000 + SWEEP_MS + SLACK_MS, `hibernated ${took} ms after the turn ended; the bound is ${idleS * 1000} + one ${SWEEP_MS} ms sweep (+ ${SLACK_MS} ms slack)`);
+      assert.equal(s.status, 'idle');
+
+      for (const p of running) assert.equal(await stillAlive(p), false, `pid ${p.pid} (${p.cmdline}) outlived the hibernation`);
+      assert.deepEqual(await sessionProcesses(h.dataDir, session.id), []);
+      assert.ok(!existsSync(join(h.dataDir, 'sessions', session.id, 'workspace')), 'the workspace went to the snapshot store');
+    });
+  });
 }
 
 /**
  * Deployment patterns and the turn-aware idle clock, end to end with the real
  * CLI in bwrap. Idle timeouts are seconds here so the reaper acts quickly.
  */
-describe('lifecycle patterns (sqlite, bwrap)', { timeout: 300_000 }, () => {
+describe('lifecycle patterns (sqlite, bwrap)', { timeout: 900_000 }, () => {
   let h: E2E;
   let agentId: string;
 
   before(async () => {
-    h = await startE2E({ backend: 'sqlite', reaperIntervalMs: 200 });
+    h = await startE2E({ backend: 'sqlite', reaperIntervalMs: SWEEP_MS, log: hibernationLog().log });
     agentId = (await h.client.beta.agents.create({ name: 'coder', model: 'claude-sonnet-4-5', tools: [{ type: 'agent_toolset_20260401' }] })).id;
   });
   after(() => h?.close());
 
   const turn = (sessionId: string, message: string) => turnIn(h, sessionId, message);
   const env = (lifecycle: Record<string, unknown>) => environmentIn(h, lifecycle);
-
-  it('hybrid: hibernates when idle, then resumes with files and history intact, twice', () => hibernatesAndResumes(h, agentId));
 
   it('the idle clock does not run during a tool longer than the idle timeout', async () => {
     const e = await env({ pattern: 'hybrid', idle_timeout_s: 1 });
@@ -102,6 +208,72 @@ describe('lifecycle patterns (sqlite, bwrap)', { timeout: 300_000 }, () => {
     assert.match(text(events.find((e) => e.type === 'agent.tool_result')!), /tool-finished/);
     assert.deepEqual(events.at(-1)!.stop_reason, { type: 'end_turn' });
     assert.ok(!states.includes('hibernated'), `hibernated mid-turn: ${states.join(',')}`);
+  });
+
+  it('the idle clock does not run while the model is thinking', async () => {
+    const e = await env({ pattern: 'hybrid', idle_timeout_s: 1 });
+    const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: e.id });
+    h.model.setScript([
+      { when: 'tools', delayMs: 3_000, tool_use: { name: 'Bash', input: { command: 'echo thought-about-it' } } },
+      { when: 'tools', delayMs: 3_000, text: 'done thinking' },
+    ]);
+    const stream = await h.client.beta.sessions.events.stream(session.id);
+    await h.client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'think hard' }] }] });
+    const states: string[] = [];
+    const poll = setInterval(() => {
+      void h.client.beta.sessions.retrieve(session.id).then((s) => states.push(runtimeOf(s).sandbox_state));
+    }, 250);
+    const events = await readStream(stream, isIdle).finally(() => clearInterval(poll));
+    assert.deepEqual(agentTrace(events), ['agent.tool_use', 'agent.tool_result', 'agent.message', 'session.status_idle']);
+    assert.equal(text(events.find((ev) => ev.type === 'agent.message')!), 'done thinking');
+    assert.deepEqual(events.at(-1)!.stop_reason, { type: 'end_turn' });
+    assert.ok(states.filter((st) => st === 'live').length >= 10, `polled through six seconds of model time: ${states.join(',')}`);
+    assert.ok(!states.includes('hibernated'), `hibernated mid-turn: ${states.join(',')}`);
+    // The same one-second timeout does apply once the turn is over.
+    await hibernated(h, session.id);
+  });
+
+  it('max_lifetime_s bounds a busy sandbox: the turn is stopped, the user is told, and the next message resumes', async () => {
+    const lifetimeS = 6;
+    const e = await env({ pattern: 'hybrid', idle_timeout_s: 600, max_lifetime_s: lifetimeS });
+    const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: e.id });
+    const hold = `timeout 120.${Date.now() % 1000} tail -f /dev/null`;
+    h.model.setScript([
+      { when: 'tools', tool_use: { name: 'Bash', input: { command: `echo KIWI > fruit.txt && ${hold}; echo tool-finished` } } },
+      { when: 'tools', text: 'the tool finished' },
+    ]);
+    const stream = await h.client.beta.sessions.events.stream(session.id);
+    const sentAt = Date.now();
+    await h.client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'plant a kiwi and wait' }] }] });
+    const events = await readStream(stream, (_ev, seen) => seen.some(isIdle) && seen.some((x) => x.type === 'session.error'), 60_000);
+    const s = await hibernated(h, session.id);
+
+    const error = events.find((ev) => ev.type === 'session.error')!;
+    assert.match(JSON.stringify(error.error), /max_lifetime_s of 6 s; the turn was stopped/);
+    assert.ok(!events.some((ev) => ev.type === 'agent.tool_result' && /tool-finished/.test(text(ev))), 'the tool did not run to its end');
+    assert.ok(!events.some((ev) => ev.type === 'agent.message'), 'the turn did not go on');
+    const took = Date.parse(runtimeOf(s).hibernated_at!) - sentAt;
+    assert.ok(took >= lifetimeS * 1000, `hibernated ${took} ms after the message, before max_lifetime_s`);
+    assert.ok(took <= lifetimeS * 1000 + 20_000, `hibernated ${took} ms after the message`);
+    assert.equal(s.status, 'idle');
+    assert.deepEqual(await processesMatching(hold), [], 'the tool went with the sandbox');
+    assert.deepEqual(await sessionProcesses(h.dataDir, session.id), []);
+    const all = await eventsOf(h.client, session.id);
+    assert.equal(all.filter((ev) => ev.type === 'session.error').length, 1, `told once: ${JSON.stringify(all.map((ev) => [ev.type, ev.error ?? ev.stop_reason ?? '']))}`);
+    const idles = all.filter(isIdle);
+    assert.equal(idles.length, 1, 'the turn ended once');
+    assert.deepEqual(idles[0]!.stop_reason, { type: 'end_turn' }, 'as an interrupted turn ends, not as a failure');
+    assert.ok(all.findIndex((ev) => ev.id === error.id) < all.indexOf(idles[0]!), 'told before the turn ended');
+
+    h.model.setScript([
+      { when: 'tools', tool_use: { name: 'Bash', input: { command: 'cat fruit.txt' } } },
+      { when: 'tools', text: 'it was a kiwi' },
+    ]);
+    const next = await resumingTurn(h, session.id, 'what did you plant?');
+    assert.deepEqual(agentTrace(next), ['agent.tool_use', 'agent.tool_result', 'agent.message', 'session.status_idle']);
+    assert.match(text(next.find((ev) => ev.type === 'agent.tool_result')!), /KIWI/);
+    assert.match(lastHistory(h), /plant a kiwi and wait/, 'history survives the recycle');
+    assert.equal(runtimeOf(await h.client.beta.sessions.retrieve(session.id)).sandbox_state, 'live');
   });
 
   it('ephemeral: the task runs, then the sandbox goes and the session ends terminated', async () => {
@@ -131,29 +303,79 @@ describe('lifecycle patterns (sqlite, bwrap)', { timeout: 300_000 }, () => {
     );
   });
 
-  it('long_running: the sandbox stays up between turns', async () => {
+  it('long_running: several sessions share the environment’s workspace and stay live between turns', async () => {
     const e = await env({ pattern: 'long_running' });
-    const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: e.id });
-    h.model.setScript([{ when: 'tools', text: 'hello' }]);
-    await turn(session.id, 'hi');
-    await new Promise((r) => setTimeout(r, 1500));
-    assert.equal(runtimeOf(await h.client.beta.sessions.retrieve(session.id)).sandbox_state, 'live');
-    // Sessions of a long-running environment live in its shared workspace, each in its own directory.
-    assert.equal(existsSync(join(h.dataDir, 'environments', e.id, 'workspace', session.id)), true);
+    assert.deepEqual((e.config as unknown as { lifecycle: unknown }).lifecycle, { pattern: 'long_running', idle_timeout_s: null, max_lifetime_s: null });
+    const a = await h.client.beta.sessions.create({ agent: agentId, environment_id: e.id, title: 'A' });
+    const b = await h.client.beta.sessions.create({ agent: agentId, environment_id: e.id, title: 'B' });
+    assert.equal(runtimeOf(a).pattern, 'long_running');
+
+    h.model.setScript([
+      { when: 'tools', tool_use: { name: 'Bash', input: { command: 'echo MANGO > note.txt' } } },
+      { when: 'tools', text: 'A wrote a note' },
+    ]);
+    await turn(a.id, 'A: leave a note');
+    h.model.setScript([
+      { when: 'tools', tool_use: { name: 'Bash', input: { command: `cat ../${a.id}/note.txt` } } },
+      { when: 'tools', text: 'B read it' },
+    ]);
+    const read = await turn(b.id, 'B: read the note');
+    assert.match(text(read.find((ev) => ev.type === 'agent.tool_result')!), /MANGO/, 'B sees what A wrote');
+    const workspace = join(h.dataDir, 'environments', e.id, 'workspace');
+    assert.equal(await readFile(join(workspace, a.id, 'note.txt'), 'utf8'), 'MANGO\n', 'in A’s directory of the shared workspace');
+
+    const claudeOf = async (id: string) => (await sessionProcesses(h.dataDir, id)).filter((p) => p.cmdline.includes(CLAUDE_BINARY_DIR));
+    const [procA, procB] = [await claudeOf(a.id), await claudeOf(b.id)];
+    assert.ok(procA.length > 0 && procB.length > 0, 'both sessions run at once');
+    // Longer than the hybrid timeouts of this file, many sweeps: nothing reaps them.
+    await new Promise((r) => setTimeout(r, 3_000));
+    for (const id of [a.id, b.id]) assert.equal(runtimeOf(await h.client.beta.sessions.retrieve(id)).sandbox_state, 'live');
+    for (const p of [...procA, ...procB]) assert.equal(await stillAlive(p), true, `pid ${p.pid} kept running between turns`);
+
+    // The next turn runs in the same process: nothing was restored.
+    const resumes = await histogram(h.server.url, 'agenthost_session_resume_duration_seconds');
+    const starts = await histogram(h.server.url, 'agenthost_session_start_duration_seconds');
+    h.model.setScript([{ when: 'tools', text: 'still here' }]);
+    await turn(a.id, 'A: still there?');
+    assert.deepEqual(await histogram(h.server.url, 'agenthost_session_resume_duration_seconds'), resumes);
+    assert.deepEqual(await histogram(h.server.url, 'agenthost_session_start_duration_seconds'), starts);
+    for (const p of procA) assert.equal(await stillAlive(p), true);
   });
 
-  it('shared: two agents in one workspace cannot clobber each other’s file', async () => {
+  it('long_running with an idle_timeout_s of its own: its sessions hibernate, and the shared workspace stays', async () => {
+    const e = await env({ pattern: 'long_running', idle_timeout_s: 1 });
+    const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: e.id });
+    h.model.setScript([
+      { when: 'tools', tool_use: { name: 'Bash', input: { command: 'echo GUAVA > note.txt' } } },
+      { when: 'tools', text: 'noted' },
+    ]);
+    await turn(session.id, 'leave a note');
+    await hibernated(h, session.id);
+    assert.deepEqual(await sessionProcesses(h.dataDir, session.id), []);
+    assert.equal(await readFile(join(h.dataDir, 'environments', e.id, 'workspace', session.id, 'note.txt'), 'utf8'), 'GUAVA\n');
+    h.model.setScript([
+      { when: 'tools', tool_use: { name: 'Bash', input: { command: 'cat note.txt' } } },
+      { when: 'tools', text: 'guava' },
+    ]);
+    const events = await resumingTurn(h, session.id, 'what did you note?');
+    assert.match(text(events.find((ev) => ev.type === 'agent.tool_result')!), /GUAVA/);
+  });
+
+  it('shared: two agents in one workspace cannot clobber each other’s file, by Write or by Edit', async () => {
     const e = await env({ pattern: 'shared' });
     const a = await h.client.beta.sessions.create({ agent: agentId, environment_id: e.id, title: 'A' });
     const b = await h.client.beta.sessions.create({ agent: agentId, environment_id: e.id, title: 'B' });
     const workspace = join(h.dataDir, 'environments', e.id, 'workspace');
     const board = join(workspace, 'shared', 'board.md');
-    const hold = `timeout 6.${Date.now() % 1000} tail -f /dev/null`;
+    // A holds its turn (and so its lock on the board) until the test lets it go.
+    const release = join(workspace, a.id, 'release');
+    const hold = `timeout 120.${Date.now() % 1000} sh -c 'until [ -e ${release} ]; do sleep 0.1; done'`;
     h.model.setScript([
       { when: 'tools', tool_use: { name: 'Write', input: { file_path: board, content: 'A was here\n' } } },
       { when: 'tools', tool_use: { name: 'Bash', input: { command: hold } } },
       { when: 'tools', tool_use: { name: 'Read', input: { file_path: board } } },
       { when: 'tools', tool_use: { name: 'Write', input: { file_path: board, content: 'B was here\n' } } },
+      { when: 'tools', tool_use: { name: 'Edit', input: { file_path: board, old_string: 'A was here', new_string: 'B edited this' } } },
       { when: 'tools', text: 'B saw the lock' },
       { when: 'tools', text: 'A done' },
       { when: 'tools', tool_use: { name: 'Write', input: { file_path: board, content: 'B was here\n' } } },
@@ -167,22 +389,57 @@ describe('lifecycle patterns (sqlite, bwrap)', { timeout: 300_000 }, () => {
       aEvents.push(ev);
       return isIdle(ev) && seen.some((x) => x.type === 'agent.message');
     });
-    await waitFor('A holding the board', async () => (aEvents.some((ev) => ev.type === 'agent.tool_use' && ev.name === 'bash') ? true : undefined));
-    assert.equal(await import('node:fs/promises').then((fs) => fs.readFile(board, 'utf8')), 'A was here\n');
+    try {
+      await waitFor('A holding the board', async () => (aEvents.some((ev) => ev.type === 'agent.tool_use' && ev.name === 'bash') ? true : undefined), 60_000);
+      assert.equal(await readFile(board, 'utf8'), 'A was here\n');
 
-    const bEvents = await turn(b.id, 'B: write the board');
-    const refused = bEvents.filter((ev) => ev.type === 'agent.tool_result').at(-1)!;
-    assert.equal(refused.is_error, true);
-    assert.match(text(refused), /being written by another agent/);
-    assert.match(text(refused), new RegExp(a.id));
+      const bEvents = await turn(b.id, 'B: write the board');
+      const results = bEvents.filter((ev) => ev.type === 'agent.tool_result');
+      const uses = bEvents.filter((ev) => ev.type === 'agent.tool_use');
+      assert.deepEqual(uses.map((ev) => ev.name), ['read', 'write', 'edit']);
+      assert.equal(results.length, 3);
+      const [, refusedWrite, refusedEdit] = results as [AnyEvent, AnyEvent, AnyEvent];
+      for (const refused of [refusedWrite, refusedEdit]) {
+        assert.equal(refused.is_error, true);
+        assert.match(text(refused), /being written by another agent/);
+        assert.match(text(refused), new RegExp(a.id));
+      }
+      assert.equal(await readFile(board, 'utf8'), 'A was here\n', 'neither B’s Write nor its Edit changed the board');
+      assert.equal(aEvents.some(isIdle), false, 'A still held the board throughout');
+    } finally {
+      await writeFile(release, '');
+    }
     await aDone;
-    assert.equal(await import('node:fs/promises').then((fs) => fs.readFile(board, 'utf8')), 'A was here\n', 'B did not overwrite A');
+    assert.equal(await readFile(board, 'utf8'), 'A was here\n', 'B did not overwrite A');
 
     const again = await turn(b.id, 'B: try again');
     assert.equal(again.filter((ev) => ev.type === 'agent.tool_result').at(-1)!.is_error, false);
-    assert.equal(await import('node:fs/promises').then((fs) => fs.readFile(board, 'utf8')), 'B was here\n');
+    assert.equal(await readFile(board, 'utf8'), 'B was here\n');
     assert.ok(existsSync(join(workspace, a.id)) && existsSync(join(workspace, b.id)), 'each agent has its own directory');
     assert.equal(runtimeOf(await h.client.beta.sessions.retrieve(b.id)).pattern, 'shared');
+  });
+
+  it('memory: a hibernated session keeps no process; a live one keeps its sandbox and Claude Code', async () => {
+    const n = 3;
+    const e = await env({ pattern: 'hybrid', idle_timeout_s: 20 });
+    const heapBefore = heapAfterGc();
+    const ids = await Promise.all(Array.from({ length: n }, () => h.client.beta.sessions.create({ agent: agentId, environment_id: e.id }).then((s) => s.id)));
+    h.model.setScript([{ when: 'tools', text: 'hello', repeat: true }]);
+    // At once, so that all are live together well within the idle timeout.
+    await Promise.all(ids.map((id) => turn(id, 'hi')));
+    const liveProcs = (await Promise.all(ids.map((id) => sessionProcesses(h.dataDir, id)))).map((ps) => ps.map((p) => p.pid));
+    assert.ok(liveProcs.every((pids) => pids.length > 0), 'every live session has processes');
+    const live = (await Promise.all(liveProcs.flat().map(memoryKiB))).reduce((a, m) => ({ rss: a.rss + m.rss, pss: a.pss + m.pss }), { rss: 0, pss: 0 });
+    const heapLive = heapAfterGc();
+    for (const id of ids) await hibernated(h, id, 40_000);
+    for (const id of ids) assert.deepEqual(await sessionProcesses(h.dataDir, id), []);
+    const heapHibernated = heapAfterGc();
+    const mib = (kib: number) => (kib / 1024).toFixed(0);
+    const perSessionKiB = (bytes: number) => (bytes / 1024 / n).toFixed(0);
+    console.log(
+      `memory: a live session holds ${mib(live.pss / n)} MiB PSS (${mib(live.rss / n)} MiB RSS) in its sandbox processes, a hibernated one none; ` +
+        `server heap after GC per session: live ${perSessionKiB(heapLive - heapBefore)} KiB, hibernated ${perSessionKiB(heapHibernated - heapBefore)} KiB (n=${n})`,
+    );
   });
 
   it('a session waiting for a confirmation hibernates; the confirmation restores it and the tool runs once', async () => {
@@ -213,7 +470,7 @@ describe('lifecycle patterns (sqlite, bwrap)', { timeout: 300_000 }, () => {
     assert.deepEqual(after.at(-1)!.stop_reason, { type: 'end_turn' });
     assert.equal(text(after.find((ev) => ev.type === 'agent.message')!), 'ran it');
     const workspace = join(h.dataDir, 'sessions', session.id, 'workspace');
-    assert.equal(await import('node:fs/promises').then((fs) => fs.readFile(join(workspace, 'ran.txt'), 'utf8')), 'once\n');
+    assert.equal(await readFile(join(workspace, 'ran.txt'), 'utf8'), 'once\n');
     assert.ok(!after.some((ev) => ev.type === 'session.status_idle' && (ev.stop_reason as { type: string }).type === 'requires_action'), 'not asked twice');
   });
 });
