@@ -56,16 +56,30 @@ let server = await startServerProcess(serverOptions);
 const results: Record<string, unknown> = { machine: { cpus: (await import('node:os')).availableParallelism(), node: process.version }, quick, runs };
 try {
   const ctx: Ctx = { server, model, quick, runs, log: (m) => process.stderr.write(`  · ${m}\n`) };
-  results.one_tool_task = await oneToolTask(ctx);
-  results.resume = await resume(ctx);
-  results.events = await events(ctx);
+  // Each section's wall time, in the JSON and on stderr: where a run's minutes go.
+  const sectionS: Record<string, number> = {};
+  results.section_s = sectionS;
+  const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const t0 = Date.now();
+    try {
+      return await fn();
+    } finally {
+      sectionS[name] = Math.round((Date.now() - t0) / 100) / 10;
+      ctx.log(`${name}: ${sectionS[name]} s`);
+    }
+  };
+  results.one_tool_task = await timed('one_tool_task', () => oneToolTask(ctx));
+  results.resume = await timed('resume', () => resume(ctx));
+  results.events = await timed('events', () => events(ctx));
   results.server_rss_after_sections_mib = await server.rssMiB();
   // A restart: the same production server, on the same data dir.
-  await server.close();
-  ctx.server = server = await startServerProcess(serverOptions);
-  results.hibernated = await hibernated(ctx, dataDir);
-  results.api = await apiLatency(ctx);
-  results.density = await density(ctx);
+  await timed('restart', async () => {
+    await server.close();
+    ctx.server = server = await startServerProcess(serverOptions);
+  });
+  results.hibernated = await timed('hibernated', () => hibernated(ctx, dataDir));
+  results.api = await timed('api', () => apiLatency(ctx));
+  results.density = await timed('density', () => density(ctx));
 } finally {
   await server.close();
   await model.close();
