@@ -503,6 +503,22 @@ export function runSandboxContract(name: string, makeProvider: MakeProvider, opt
       assert.ok(readFileSync(join(workspaceOf(s), 'big')).length <= 16 * 1024 * 1024);
     }, noLimits);
 
+    test('limits: a writer stopped by the file-size limit is reported, though its file is deleted at once', async () => {
+      // As a Bash tool's output under Claude Code: a file in the tmp dir, deleted as soon as the tool has ended.
+      // The writer runs for a second or two, then reaches 16 MiB and dies of SIGXFSZ; the file is gone
+      // milliseconds later, before a disk scan is likely to see it.
+      const { s, events } = await limited({ diskMib: 16 });
+      const tmp = join(base, 'data', 'sessions', s.id, 'tmp');
+      const out = `${tmp}/tool-${token()}.output`;
+      const slow = 'i=0; while [ $i -lt 64 ]; do head -c 512K /dev/zero || exit; sleep 0.03; i=$((i+1)); done';
+      const r = await run(s, `(${slow}) 2>/dev/null | cat >${out}; echo "writer exit $?"; rm -f ${out}`);
+      assert.match(r.stdout, /writer exit 153/, JSON.stringify(r));
+      assert.ok(!existsSync(out));
+      assert.ok(await waitForEvent(events, 'disk', 5_000), `no report: ${JSON.stringify(events)}`);
+      assert.match(events.find((e) => e.kind === 'disk')!.message, /disk_mib \(16\)/);
+      assert.equal((await run(s, 'echo still-here')).stdout, 'still-here\n');
+    }, noLimits);
+
     test('limits: filling the disk with many files kills the writer and is reported', async () => {
       const { s, events } = await limited({ diskMib: 32 });
       // The writer is a tool (a child of the command), as it would be under the CLI.

@@ -37,6 +37,10 @@ export interface HostLimitsOptions {
   log: Logger;
   /** Kills the tools when they are not host processes (gVisor). */
   killTools?: () => void;
+  /** `writableDirs` at the paths the sandbox shows them (its home), where those differ. */
+  insideDirs?: string[];
+  /** Which processes' open files to watch (see `WatchdogOptions.fileWriters`). */
+  fileWriters?: (procs: ProcStat[]) => number[];
 }
 
 function findPrlimit(): string | undefined {
@@ -60,6 +64,8 @@ export class HostLimits {
       report: options.report,
       log: options.log,
       ...(options.killTools ? { killTools: options.killTools } : {}),
+      ...(options.insideDirs ? { insideDirs: options.insideDirs } : {}),
+      ...(options.fileWriters ? { fileWriters: options.fileWriters } : {}),
     });
     this.watchdog.start();
   }

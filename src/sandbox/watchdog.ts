@@ -4,6 +4,7 @@ import type { Logger } from '../logger.js';
 import type { SandboxCgroup } from './cgroups/cgroup.js';
 import { readProcStat, type ProcStat } from './host-processes.js';
 import type { LimitEvent, SandboxLimits } from './provider.js';
+import { fileLimitMessage, WrittenFiles } from './written-files.js';
 
 /**
  * Watches one sandbox's cgroup and turns what the kernel did (an OOM kill, a
@@ -92,6 +93,13 @@ export interface WatchdogOptions {
   diskIntervalMs?: number;
   /** Kills the tools when they are not host processes (gVisor); the count is then unknown. */
   killTools?: () => void;
+  /** Where the sandbox's processes see `writableDirs` at other paths (its home), for `WrittenFiles`. */
+  insideDirs?: string[];
+  /**
+   * The processes whose open files `WrittenFiles` looks at, given the sandbox's. Default all. gVisor
+   * narrows it: its stub processes share the sentry's hundreds or thousands of descriptors, and a fork bomb makes hundreds of stubs.
+   */
+  fileWriters?: (procs: ProcStat[]) => number[];
 }
 
 export class Watchdog {
@@ -104,8 +112,16 @@ export class Watchdog {
   private diskRate: number | undefined;
   /** Usage when tools were last killed for disk, so deleting files (which needs a tool) is not punished. */
   private diskKilledAt = 0;
+  /** Files being written, held so a writer stopped by RLIMIT_FSIZE is reported however soon its file is deleted. */
+  private readonly files: WrittenFiles;
 
-  constructor(private readonly o: WatchdogOptions) {}
+  constructor(private readonly o: WatchdogOptions) {
+    this.files = new WrittenFiles({
+      dirs: [...o.writableDirs, ...(o.insideDirs ?? [])],
+      limitBytes: o.limits.diskMib * 1024 * 1024,
+      onLimit: (file) => o.report({ kind: 'disk', message: fileLimitMessage(o.limits.diskMib, file) }),
+    });
+  }
 
   start(): void {
     if (this.timer) return;
@@ -123,8 +139,18 @@ export class Watchdog {
         // The cgroup is already gone.
       }
       clearInterval(this.timer);
+      try {
+        this.scanFiles();
+      } catch {
+        // The cgroup is already gone.
+      }
+      this.files.close();
     }
     this.timer = undefined;
+  }
+
+  private scanFiles(): void {
+    this.files.scan(this.o.fileWriters ? this.o.fileWriters(this.procs()) : this.o.cgroup.pids());
   }
 
   private procs(): ProcStat[] {
@@ -162,6 +188,7 @@ export class Watchdog {
     try {
       this.checkCounters();
       this.checkToolTimeout();
+      this.scanFiles();
       this.checkDisk();
     } catch (error) {
       this.o.log.warn({ err: error }, 'sandbox watchdog check failed');

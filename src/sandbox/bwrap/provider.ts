@@ -156,6 +156,7 @@ export class BwrapProvider implements SandboxProvider {
           id: spec.id,
           limits: spec.limits,
           writableDirs: [...new Set([spec.workspaceDir, spec.configDir, spec.tmpDir, homeHostDir])],
+          insideDirs: [BWRAP_HOME],
           protectedPids: (procs) => sandbox.protectedPids(procs),
           report: (event) => spec.onLimit?.(event),
           log: this.options.log.child({ sandboxId: spec.id, provider: this.name }),

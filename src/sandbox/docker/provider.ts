@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import Docker from 'dockerode';
@@ -179,6 +179,7 @@ export class DockerProvider implements SandboxProvider {
           writableDirs: [...new Set([spec.workspaceDir, spec.configDir, spec.tmpDir, homeHostDir])],
           report: (e) => spec.onLimit?.(e),
           log,
+          ...(initPid ? { hostPids: containerPids(initPid), insideDirs: [HOME] } : {}),
         });
         watch.start([ready.monitorPid, ...ready.bridges]);
       }
@@ -248,6 +249,32 @@ export class DockerProvider implements SandboxProvider {
     await removeContainer(this.docker.getContainer(this.containerName(id)));
     rmSync(join(this.sandboxesDir, id), { recursive: true, force: true });
   }
+}
+
+/**
+ * The host pids of a container's processes, execs included: those of the
+ * cgroup its init is in (cgroup v2's, else v1's pids controller), read from
+ * the host's /proc and /sys/fs/cgroup. Empty when the engine runs elsewhere.
+ */
+export function containerPids(initPid: number): () => number[] {
+  let procsFile: string | undefined;
+  try {
+    const lines = readFileSync(`/proc/${initPid}/cgroup`, 'utf8').split('\n');
+    const unified = lines.find((l) => l.startsWith('0::'));
+    const pids = lines.find((l) => l.split(':')[1]?.split(',').includes('pids'));
+    if (pids) procsFile = `/sys/fs/cgroup/pids${pids.split(':')[2]}/cgroup.procs`;
+    else if (unified) procsFile = `/sys/fs/cgroup${unified.slice(3)}/cgroup.procs`;
+  } catch {
+    // Not a process of this host.
+  }
+  return () => {
+    if (!procsFile) return [];
+    try {
+      return readFileSync(procsFile, 'utf8').split('\n').filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

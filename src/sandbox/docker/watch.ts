@@ -1,6 +1,7 @@
 import type { Logger } from '../../logger.js';
 import type { LimitEvent, SandboxLimits } from '../provider.js';
 import { diskUsage } from '../watchdog.js';
+import { fileLimitMessage, WrittenFiles } from '../written-files.js';
 import type { Monitor } from './monitor.js';
 import { toolsOf, withDescendants, type StatLine } from './spec.js';
 
@@ -11,6 +12,10 @@ import { toolsOf, withDescendants, type StatLine } from './spec.js';
  * pids, every tool is killed: a fork bomb); a tool older than
  * `toolTimeoutS` is killed with what it started; the bind-mounted
  * directories are measured, and over `diskMib` the tools are killed.
+ * Twice a second the files the container's processes write are looked at
+ * (`WrittenFiles`, through their host pids): one stopped by RLIMIT_FSIZE is
+ * reported even when it is deleted at once, as Claude Code does with a Bash
+ * tool's output.
  */
 export class DockerWatch {
   private timer: NodeJS.Timeout | undefined;
@@ -23,6 +28,8 @@ export class DockerWatch {
   private diskKilledAt = 0;
   private diskBusy = false;
   private latest: StatLine[] = [];
+  private filesTimer: NodeJS.Timeout | undefined;
+  private readonly files: WrittenFiles | undefined;
 
   constructor(
     private readonly o: {
@@ -32,8 +39,29 @@ export class DockerWatch {
       report: (e: LimitEvent) => void;
       log: Logger;
       intervalMs?: number;
+      /** Host pids of the container's processes, for `WrittenFiles`; without it only the disk scan sees files. */
+      hostPids?: () => number[];
+      /** Where the container shows `writableDirs` at other paths (its home). */
+      insideDirs?: string[];
+      filesIntervalMs?: number;
     },
-  ) {}
+  ) {
+    if (o.hostPids) {
+      this.files = new WrittenFiles({
+        dirs: [...o.writableDirs, ...(o.insideDirs ?? [])],
+        limitBytes: o.limits.diskMib * 1024 * 1024,
+        onLimit: (file) => o.report({ kind: 'disk', message: fileLimitMessage(o.limits.diskMib, file) }),
+      });
+    }
+  }
+
+  private scanFiles(): void {
+    try {
+      if (this.files && this.o.hostPids) this.files.scan(this.o.hostPids());
+    } catch (error) {
+      this.o.log.warn({ err: error }, 'docker sandbox file check failed');
+    }
+  }
 
   start(machinery: number[]): void {
     this.machinery = new Set(machinery);
@@ -41,11 +69,21 @@ export class DockerWatch {
       this.ticking ??= this.tick().finally(() => (this.ticking = undefined));
     }, this.o.intervalMs ?? 1_000);
     this.timer.unref();
+    if (this.files) {
+      this.filesTimer ??= setInterval(() => this.scanFiles(), this.o.filesIntervalMs ?? 500);
+      this.filesTimer.unref();
+    }
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    if (this.filesTimer) {
+      clearInterval(this.filesTimer);
+      this.filesTimer = undefined;
+      this.scanFiles();
+      this.files?.close();
+    }
   }
 
   /**

@@ -6,6 +6,7 @@ import type { Logger } from '../../logger.js';
 import type { HostLayout } from '../bwrap/args.js';
 import { readHostLayout, writeGeneratedEtc } from '../bwrap/host-layout.js';
 import { HostLimits } from '../host-limits.js';
+import type { ProcStat } from '../host-processes.js';
 import { SANDBOX_HOST_UID, chownTree } from '../ownership.js';
 import { SandboxUnavailableError, type Sandbox, type SandboxInfo, type SandboxProvider, type SandboxSpec } from '../provider.js';
 import { SandboxRegistry } from '../registry.js';
@@ -142,6 +143,8 @@ export class GvisorProvider implements SandboxProvider {
           // the sandbox's processes are counted inside, by RLIMIT_NPROC.
           limits: { ...spec.limits, pids: spec.limits.pids + GVISOR_HOST_THREADS },
           writableDirs: [...new Set([spec.workspaceDir, spec.configDir, spec.tmpDir, homeHostDir])],
+          insideDirs: [HOME],
+          fileWriters: gvisorFileHolders,
           // On the host only runsc's own processes are visible: none of them is a tool.
           protectedPids: (procs) => new Set(procs.map((p) => p.pid)),
           killTools: () => void tools?.killAll(),
@@ -199,4 +202,16 @@ export class GvisorProvider implements SandboxProvider {
     }
     await HostLimits.destroyLeftover({ provider: this.name, runtimeDir: this.options.runtimeDir, cgroupRoot: this.options.cgroupRoot ?? '/sys/fs/cgroup', id });
   }
+}
+
+/**
+ * The host processes that hold a gVisor sandbox's host files: each `runsc
+ * run` (a process of the cgroup whose parent is outside it) and its children,
+ * the gofer and the sentry. Not the sentry's stub processes below them, which
+ * share its descriptors and number as many as the sandbox's tasks.
+ */
+export function gvisorFileHolders(procs: ProcStat[]): number[] {
+  const all = new Set(procs.map((p) => p.pid));
+  const roots = new Set(procs.filter((p) => !all.has(p.ppid)).map((p) => p.pid));
+  return procs.filter((p) => roots.has(p.pid) || roots.has(p.ppid)).map((p) => p.pid);
 }
