@@ -441,7 +441,8 @@ for (const provider of PROVIDERS) {
         ['memory-balloon', 'head -c 3000M /dev/zero | tail -n 1', /memory/],
         // 16 MiB files: the limit, not process start-ups (slow under gVisor), decides how long it takes.
         ['disk-fill', 'i=0; while [ $i -lt 160 ]; do head -c 16M /dev/zero > f$i || break; i=$((i+1)); done; sleep 5', /disk_mib|files/],
-        ['stdout-flood-1gib', "head -c 1073741824 /dev/zero | tr '\\0' a", /./],
+        // agenthost's report, whichever of its limits stopped the flood (the output line, the disk, memory, the clock).
+        ['stdout-flood-1gib', "head -c 1073741824 /dev/zero | tr '\\0' a", /output|disk_mib|memory_mib|tool_timeout_s/],
       ];
       for (const [name, command, expected] of abuses) {
         // The abuse takes the first step; a neighbouring session started while it runs takes the
@@ -473,12 +474,20 @@ for (const provider of PROVIDERS) {
         const events = (await client.beta.sessions.events.list(sessionId, { limit: 1000 } as never)).data as unknown as AnyEvent[];
         const errors = events.filter((e) => e.type === 'session.error').map((e) => JSON.stringify(e.error));
         const toolResult = JSON.stringify(events.filter((e) => e.type === 'agent.tool_result'));
-        const reported = errors.some((e) => /sandbox limit/.test(e) && expected.test(e)) || (name.startsWith('stdout') && (errors.length > 0 || /truncat|too large|exceed/i.test(toolResult)));
+        // Only agenthost's own report counts ("sandbox limit: ..."), not what Claude Code says of the output.
+        // For the flood, the file-size limit agenthost sets (RLIMIT_FSIZE = disk_mib) stopping the writer also
+        // counts when the tool result shows it: SIGXFSZ (exit 153), or EFBIG ("File too large") where the signal
+        // is ignored. Under Claude Code it does not: the tool's output is a file, the shell writes its notice of
+        // the killed writer into that full file and dies of SIGXFSZ too ("Exit code 1"), and the file is deleted
+        // at once - the report comes from the sandbox, which holds files being written open (written-files.ts).
+        const fsizeStopped = name.startsWith('stdout') && /exit code 153|file size limit exceeded|file too large/i.test(toolResult);
+        const reported = errors.some((e) => /sandbox limit/.test(e) && expected.test(e)) || fsizeStopped;
         r.attempted++;
         if (worst > HEALTH_BUDGET_MS) r.succeeded.push(`${name}: /healthz took ${Math.round(worst)} ms`);
         if (!neighborOk) r.succeeded.push(`${name}: a neighbouring session failed`);
         if (!reported) r.succeeded.push(`${name}: not contained or not reported (${errors.join(' | ').slice(0, 300)}; ${toolResult.slice(0, 300)})`);
-        r.notes.push(`${name}: /healthz worst ${Math.round(worst)} ms, event loop stalled at most ${Math.round(loop.max / 1e6)} ms; ${errors.map((e) => (JSON.parse(e) as { message?: string }).message).join(' / ').slice(0, 200)}`);
+        r.notes.push(`${name}: /healthz worst ${Math.round(worst)} ms, event loop stalled at most ${Math.round(loop.max / 1e6)} ms; ${errors.map((e) => (JSON.parse(e) as { message?: string }).message).join(' / ').slice(0, 200)}${fsizeStopped ? '; the writer died of SIGXFSZ at the file-size limit' : ''}`);
+        if (name.startsWith('stdout')) r.notes.push(`${name}: tool result ${toolResult.slice(0, 60)} ... ${toolResult.replace(/a{20,}/g, 'a...').slice(-400)}`);
       }
     });
 
