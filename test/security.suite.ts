@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import dnsPromises from 'node:dns/promises';
+import { lookup } from 'node:dns/promises';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createServer as createHttpServer } from 'node:http';
-import { syncBuiltinESMExports } from 'node:module';
 import net, { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -104,12 +103,12 @@ function checkControls(r: Row, events: AnyEvent[], controls: Array<[string, stri
  * host, and the proxy rightly refuses any name that resolves to this host
  * (loopback, private or its own addresses), so a local origin is reachable
  * only the way a public one would be: a host name in the environment's
- * `allowed_hosts` (under `.test`, which never resolves on the Internet)
- * that this process's resolver answers with a public address, and a route
- * from that address, port 80, to the origin below. Both are installed
- * around Node's own `dns.promises.lookup` and `net.connect`, for that name
- * and that address only; the proxy's checks (name, every resolved address,
- * the one address dialled) run unchanged.
+ * `allowed_hosts` (under `.test`, which never resolves on the Internet) that
+ * the server's egress resolver answers with a public address, and a route
+ * from that address, port 80, to the origin below. Both go in through
+ * `startServer`'s `egress` option, for that name and that address only; the
+ * proxy's checks (name, every resolved address, the one address dialled)
+ * run unchanged.
  */
 const ORIGIN_NAME = 'allowed-origin.agenthost.test';
 const ORIGIN_ADDRESS = '93.184.215.14';
@@ -118,32 +117,18 @@ const origin = createHttpServer((req, res) => {
   originRequests.push(`${req.method} ${req.headers.host} ${req.url}`);
   res.end(`origin-ok ${req.url}\n`);
 });
-let restoreNetwork: (() => void) | undefined;
+let originPort = 0;
+
+const egress = {
+  resolve: async (host: string): Promise<string[]> =>
+    host === ORIGIN_NAME ? [ORIGIN_ADDRESS] : (await lookup(host, { all: true, verbatim: true })).map((a) => a.address),
+  connect: (address: string, port: number): net.Socket =>
+    address === ORIGIN_ADDRESS && port === 80 ? net.connect({ host: '127.0.0.1', port: originPort }) : net.connect({ host: address, port }),
+};
 
 before(async () => {
   await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
-  const originPort = (origin.address() as AddressInfo).port;
-  const realLookup = dnsPromises.lookup;
-  const realConnect = net.connect;
-  const lookup = (host: string, options?: unknown): Promise<unknown> => {
-    if (host !== ORIGIN_NAME) return (realLookup as (h: string, o?: unknown) => Promise<unknown>)(host, options);
-    const a = { address: ORIGIN_ADDRESS, family: 4 };
-    return Promise.resolve((options as { all?: boolean } | undefined)?.all ? [a] : a);
-  };
-  const connect = (...args: unknown[]): net.Socket => {
-    const o = args[0] as { host?: string; port?: number } | undefined;
-    if (typeof o === 'object' && o?.host === ORIGIN_ADDRESS && o.port === 80) return realConnect({ host: '127.0.0.1', port: originPort });
-    return (realConnect as (...a: unknown[]) => net.Socket)(...args);
-  };
-  dnsPromises.lookup = lookup as typeof dnsPromises.lookup;
-  net.connect = connect as typeof net.connect;
-  // The proxy imports them by name: named exports of built-in modules follow only after this.
-  syncBuiltinESMExports();
-  restoreNetwork = () => {
-    dnsPromises.lookup = realLookup;
-    net.connect = realConnect;
-    syncBuiltinESMExports();
-  };
+  originPort = (origin.address() as AddressInfo).port;
 });
 
 // SECURITY_PROVIDERS=gvisor narrows a run while working on one provider.
@@ -183,7 +168,7 @@ for (const provider of PROVIDERS) {
         ANTHROPIC_API_KEY: UPSTREAM_KEY,
         ...(engine ? { AGENTHOST_DOCKER_HOST: engine.host, AGENTHOST_DOCKER_IMAGE: engine.image } : {}),
       });
-      server = await startServer(config, createLogger({ level: 'info', destination: logs }));
+      server = await startServer(config, createLogger({ level: 'info', destination: logs }), { egress });
       const { key } = await createApiKey(server.store, 'security');
       client = new Anthropic({ baseURL: server.url, apiKey: key, maxRetries: 0, timeout: 300_000 });
       agentId = (await client.beta.agents.create({ name: 'attacker', model: 'claude-sonnet-4-5', tools: [{ type: 'agent_toolset_20260401' }] })).id;
@@ -505,7 +490,6 @@ for (const provider of PROVIDERS) {
 }
 
 after(async () => {
-  restoreNetwork?.();
   await new Promise((r) => origin.close(r));
   const lines = rows.map((r) => `${r.provider.padEnd(8)} ${r.category.padEnd(10)} attempted ${String(r.attempted).padStart(3)}, succeeded ${r.succeeded.length}${r.controls ? `, controls passed ${r.controls}` : ''}`);
   const totals = new Map<string, number>();
