@@ -7,7 +7,7 @@
  * the scripted model, the plain `query()` runs and the load generators run in
  * this process. Sections:
  *
- *   one-tool task (create → Bash → reply → idle): plain query() vs agenthost, warm pool on
+ *   one-tool task (create → Bash → reply → idle): plain query() vs agenthost, warm pool on and off
  *   create → first model request: cold, and from a warm pool (created with initial events, and created then sent a message);
  *     each warm creation starts with the pool at rest: a member ready and none starting
  *   turn ends are awaited on the session's event stream, as a client would, not by polling
@@ -88,7 +88,7 @@ try {
 results.duration_s = Math.round((Date.now() - started) / 1000);
 
 const r = results as unknown as {
-  one_tool_task: { plain_query_ms: Stats; agenthost_warm_ms: Stats; ratio_p50: number; cold_first_request_ms: Stats; warm_first_request_ms: Stats; warm_hits: number; warm_send_first_request_ms: Stats; warm_send_hits: number; second_turn_first_request_ms: Stats; second_turn_ms: Stats };
+  one_tool_task: { plain_query_ms: Stats; agenthost_warm_ms: Stats; agenthost_cold_ms: Stats; ratio_p50: number; cold_first_request_ms: Stats; warm_first_request_ms: Stats; warm_hits: number; warm_send_first_request_ms: Stats; warm_send_hits: number; second_turn_first_request_ms: Stats; second_turn_ms: Stats };
   resume: { first_request_ms: Stats };
   events: { subscribers: number; events_per_s: number; deliveries_per_s: number; lag_1_ms: Stats; lag_100_ms: Stats; added_p50_ms: number; added_p99_ms: number };
   hibernated: { sessions: number; server_rss_mib: number; server_rss_before_mib: number };
@@ -101,6 +101,7 @@ const t = r.one_tool_task;
 const rows: Array<[string, string, string]> = [
   ['one-tool task, plain query()', `p50 ${f(t.plain_query_ms.p50)} ms  p99 ${f(t.plain_query_ms.p99)} ms`, ''],
   ['one-tool task, agenthost (warm pool)', `p50 ${f(t.agenthost_warm_ms.p50)} ms  p99 ${f(t.agenthost_warm_ms.p99)} ms`, `ratio ${t.ratio_p50.toFixed(2)} (goal ≤ 1.10)`],
+  ['one-tool task, agenthost (cold: no pool)', `p50 ${f(t.agenthost_cold_ms.p50)} ms  p99 ${f(t.agenthost_cold_ms.p99)} ms`, `ratio ${(t.agenthost_cold_ms.p50 / t.plain_query_ms.p50).toFixed(2)}`],
   ['create → first model request, cold', `p50 ${f(t.cold_first_request_ms.p50)} ms  p99 ${f(t.cold_first_request_ms.p99)} ms`, ''],
   ['create → first model request, warm (initial_events)', `p50 ${f(t.warm_first_request_ms.p50)} ms  p99 ${f(t.warm_first_request_ms.p99)} ms`, `goal p50 < 50 ms; ${t.warm_hits}/${t.warm_first_request_ms.n} warm`],
   ['create → first model request, warm (create, then send)', `p50 ${f(t.warm_send_first_request_ms.p50)} ms  p99 ${f(t.warm_send_first_request_ms.p99)} ms`, `${t.warm_send_hits}/${t.warm_send_first_request_ms.n} warm`],

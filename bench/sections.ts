@@ -128,9 +128,13 @@ export async function oneToolTask(ctx: Ctx) {
 
   ctx.log('one-tool task: agenthost, cold');
   const coldFirst: number[] = [];
+  const coldTotal: number[] = [];
   for (let i = 0; i <= ctx.runs; i++) {
     const r = await agenthostTask(ctx, cold.agent.id, cold.env.id);
-    if (i > 0) coldFirst.push(r.first);
+    if (i > 0) {
+      coldFirst.push(r.first);
+      coldTotal.push(r.total);
+    }
     await client.beta.sessions.delete(r.id);
   }
 
@@ -176,6 +180,7 @@ export async function oneToolTask(ctx: Ctx) {
     plain_query_ms: p,
     agenthost_warm_ms: a,
     ratio_p50: a.p50 / p.p50,
+    agenthost_cold_ms: stats(coldTotal),
     cold_first_request_ms: stats(coldFirst),
     warm_first_request_ms: stats(warmFirst),
     warm_hits: hits,
