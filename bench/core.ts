@@ -20,7 +20,10 @@
  *   garbage and grown heaps behind, so their RSS is printed on a row of its own.
  *   resume from hibernation → first model request
  *
- * Usage: npm run bench [-- --quick] [--runs N] [--json FILE] [--cpu-prof DIR]
+ *   with --providers gvisor,docker: each provider's cold start and one-tool task, no pool, on a
+ *   server of its own that runs them (docker against a Podman service started for the run)
+ *
+ * Usage: npm run bench [-- --quick] [--runs N] [--json FILE] [--cpu-prof DIR] [--providers LIST]
  *   --cpu-prof DIR  the server writes a V8 CPU profile there on exit (open in a flame graph viewer)
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -29,7 +32,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startScriptedModel } from '../src/testing/scripted-model/index.js';
 import { startServerProcess, type Stats } from './harness.js';
-import { apiLatency, density, events, hibernated, oneToolTask, resume, type Ctx } from './sections.js';
+import { startTestEngine } from '../src/sandbox/docker/podman-service.js';
+import { apiLatency, density, events, hibernated, oneToolTask, providerColdStarts, resume, type Ctx } from './sections.js';
 
 const { values } = parseArgs({
   options: {
@@ -37,10 +41,11 @@ const { values } = parseArgs({
     runs: { type: 'string' },
     json: { type: 'string' },
     'cpu-prof': { type: 'string' },
+    providers: { type: 'string' },
   },
 });
 const quick = values.quick;
-const runs = Number(values.runs ?? (quick ? 3 : 10));
+const runs = Number(values.runs ?? (quick ? 2 : 10));
 const started = Date.now();
 
 const model = await startScriptedModel();
@@ -80,6 +85,27 @@ try {
   results.hibernated = await timed('hibernated', () => hibernated(ctx, dataDir));
   results.api = await timed('api', () => apiLatency(ctx));
   results.density = await timed('density', () => density(ctx));
+  const providers = values.providers?.split(',').filter(Boolean) ?? [];
+  if (providers.length > 0) {
+    await server.close();
+    const engine = providers.includes('docker') ? await startTestEngine() : undefined;
+    const providersDir = await mkdtemp(join(tmpdir(), 'agenthost-bench-providers-'));
+    try {
+      ctx.server = server = await startServerProcess({
+        ...serverOptions,
+        dataDir: providersDir,
+        env: {
+          AGENTHOST_SANDBOX_PROVIDERS: providers.join(','),
+          ...(engine ? { AGENTHOST_DOCKER_HOST: engine.host, AGENTHOST_DOCKER_IMAGE: engine.image } : {}),
+        },
+      });
+      results.providers = await timed('providers', () => providerColdStarts(ctx, providers));
+    } finally {
+      await server.close();
+      await engine?.close();
+      await rm(providersDir, { recursive: true, force: true });
+    }
+  }
 } finally {
   await server.close();
   await model.close();
@@ -88,12 +114,13 @@ try {
 results.duration_s = Math.round((Date.now() - started) / 1000);
 
 const r = results as unknown as {
-  one_tool_task: { plain_query_ms: Stats; agenthost_warm_ms: Stats; agenthost_cold_ms: Stats; ratio_p50: number; cold_first_request_ms: Stats; warm_first_request_ms: Stats; warm_hits: number; warm_send_first_request_ms: Stats; warm_send_hits: number; second_turn_first_request_ms: Stats; second_turn_ms: Stats };
+  one_tool_task: { plain_query_ms: Stats; agenthost_warm_ms: Stats; agenthost_cold_ms: Stats; plain_live_first_request_ms: Stats; ratio_p50: number; cold_first_request_ms: Stats; warm_first_request_ms: Stats; warm_hits: number; warm_send_first_request_ms: Stats; warm_send_hits: number; second_turn_first_request_ms: Stats; second_turn_ms: Stats };
   resume: { first_request_ms: Stats };
   events: { subscribers: number; events_per_s: number; deliveries_per_s: number; lag_1_ms: Stats; lag_100_ms: Stats; added_p50_ms: number; added_p99_ms: number };
   hibernated: { sessions: number; server_rss_mib: number; server_rss_before_mib: number };
   server_rss_after_sections_mib: number;
   api: Array<{ route: string; rate: number; p50: number; p99: number; non2xx: number; sent: number }>;
+  providers?: Record<string, { first_request_ms: Stats; task_ms: Stats }>;
   density: { live_idle_rss_mib_per_session: number; live_idle_pss_mib_per_session: number; levels: Array<{ live: number; turn_ms: number }>; max_live_before_doubling: string };
 };
 const f = (n: number) => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n.toFixed(1)) : '-');
@@ -105,6 +132,7 @@ const rows: Array<[string, string, string]> = [
   ['create → first model request, cold', `p50 ${f(t.cold_first_request_ms.p50)} ms  p99 ${f(t.cold_first_request_ms.p99)} ms`, ''],
   ['create → first model request, warm (initial_events)', `p50 ${f(t.warm_first_request_ms.p50)} ms  p99 ${f(t.warm_first_request_ms.p99)} ms`, `goal p50 < 50 ms; ${t.warm_hits}/${t.warm_first_request_ms.n} warm`],
   ['create → first model request, warm (create, then send)', `p50 ${f(t.warm_send_first_request_ms.p50)} ms  p99 ${f(t.warm_send_first_request_ms.p99)} ms`, `${t.warm_send_hits}/${t.warm_send_first_request_ms.n} warm`],
+  ['plain query(), live process: message → first model request', `p50 ${f(t.plain_live_first_request_ms.p50)} ms  p99 ${f(t.plain_live_first_request_ms.p99)} ms`, 'the floor of a warm start'],
   ['second turn: send → first model request', `p50 ${f(t.second_turn_first_request_ms.p50)} ms  p99 ${f(t.second_turn_first_request_ms.p99)} ms`, ''],
   ['second turn: send → idle', `p50 ${f(t.second_turn_ms.p50)} ms  p99 ${f(t.second_turn_ms.p99)} ms`, ''],
   ['events committed/s (100 subscribers)', `${f(r.events.events_per_s)} ev/s  (${f(r.events.deliveries_per_s)} deliveries/s)`, ''],
@@ -117,6 +145,10 @@ const rows: Array<[string, string, string]> = [
   ['server RSS before that restart', `${f(r.server_rss_after_sections_mib)} MiB`, 'after the one-tool, resume and events sections'],
   ['live sessions before turn latency doubles', r.density.max_live_before_doubling, r.density.levels.map((l) => `${l.live}:${f(l.turn_ms)}ms`).join(' ')],
   ['resume from hibernation → first model request', `p50 ${f(r.resume.first_request_ms.p50)} ms  p99 ${f(r.resume.first_request_ms.p99)} ms`, 'goal p50 < 1500 ms'],
+  ...Object.entries(r.providers ?? {}).flatMap(([p, m]): Array<[string, string, string]> => [
+    [`${p}: create → first model request, cold`, `p50 ${f(m.first_request_ms.p50)} ms  p99 ${f(m.first_request_ms.p99)} ms`, 'no pool'],
+    [`${p}: one-tool task, cold`, `p50 ${f(m.task_ms.p50)} ms  p99 ${f(m.task_ms.p99)} ms`, 'no pool'],
+  ]),
 ];
 const w0 = Math.max(...rows.map((x) => x[0].length));
 const w1 = Math.max(...rows.map((x) => x[1].length));
@@ -128,3 +160,5 @@ process.stdout.write(
   ].join('\n'),
 );
 if (values.json) await writeFile(values.json, JSON.stringify(results, null, 2));
+// Done: the SDK's and autocannon's leftover handles would otherwise hold the process for ~20 s.
+process.exit(0);
