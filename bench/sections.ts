@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { query } from '@anthropic-ai/claude-agent-sdk';
+import { query, type Options } from '@anthropic-ai/claude-agent-sdk';
 import { planTools } from '../src/agent/tools.js';
 import { newId } from '../src/ids.js';
 import { silentLogger } from '../src/logger.js';
@@ -87,26 +87,28 @@ async function idleEvents(ctx: Ctx, id: string): Promise<number> {
   return n;
 }
 
+/** Options of a plain `query()` in `dir`, as a user would run it: the agent's tools, the scripted model, nothing else. */
+function plainOptions(ctx: Ctx, dir: string, tools: unknown): Options {
+  const plan = planTools(tools);
+  return {
+    cwd: dir,
+    env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: dir, CLAUDE_CONFIG_DIR: join(dir, '.claude'), ANTHROPIC_BASE_URL: ctx.model.url, ANTHROPIC_API_KEY: 'bench', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', DISABLE_AUTOUPDATER: '1' },
+    model: 'claude-sonnet-4-5',
+    systemPrompt: { type: 'preset', preset: 'claude_code' },
+    tools: plan.tools,
+    allowedTools: plan.allowedTools,
+    permissionMode: 'default',
+    settingSources: [],
+  };
+}
+
 /** The same task through plain `query()` in this process: what a user would otherwise run. */
 async function plainTask(ctx: Ctx, tools: unknown): Promise<number> {
   ctx.model.setScript([...ONE_TOOL]);
   const dir = await mkdtemp(join(tmpdir(), 'bench-plain-'));
-  const plan = planTools(tools);
   try {
     const t0 = performance.now();
-    const q = query({
-      prompt: 'write out.txt',
-      options: {
-        cwd: dir,
-        env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: dir, CLAUDE_CONFIG_DIR: join(dir, '.claude'), ANTHROPIC_BASE_URL: ctx.model.url, ANTHROPIC_API_KEY: 'bench', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', DISABLE_AUTOUPDATER: '1' },
-        model: 'claude-sonnet-4-5',
-        systemPrompt: { type: 'preset', preset: 'claude_code' },
-        tools: plan.tools,
-        allowedTools: plan.allowedTools,
-        permissionMode: 'default',
-        settingSources: [],
-      },
-    });
+    const q = query({ prompt: 'write out.txt', options: plainOptions(ctx, dir, tools) });
     for await (const m of q) if (m.type === 'result') break;
     return performance.now() - t0;
   } finally {
@@ -123,7 +125,6 @@ async function plainTask(ctx: Ctx, tools: unknown): Promise<number> {
  */
 async function plainLiveTurns(ctx: Ctx, tools: unknown): Promise<number[]> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-plain-live-'));
-  const plan = planTools(tools);
   const pending: Array<(m: unknown) => void> = [];
   const queued: unknown[] = [];
   const push = (text: string) => {
@@ -135,19 +136,7 @@ async function plainLiveTurns(ctx: Ctx, tools: unknown): Promise<number[]> {
   async function* input() {
     for (;;) yield queued.length > 0 ? queued.shift() : await new Promise((r) => pending.push(r));
   }
-  const q = query({
-    prompt: input() as never,
-    options: {
-      cwd: dir,
-      env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: dir, CLAUDE_CONFIG_DIR: join(dir, '.claude'), ANTHROPIC_BASE_URL: ctx.model.url, ANTHROPIC_API_KEY: 'bench', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', DISABLE_AUTOUPDATER: '1' },
-      model: 'claude-sonnet-4-5',
-      systemPrompt: { type: 'preset', preset: 'claude_code' },
-      tools: plan.tools,
-      allowedTools: plan.allowedTools,
-      permissionMode: 'default',
-      settingSources: [],
-    },
-  });
+  const q = query({ prompt: input() as never, options: plainOptions(ctx, dir, tools) });
   const results: Array<() => void> = [];
   const reading = (async () => {
     for await (const m of q) if (m.type === 'result') results.shift()?.();
