@@ -153,6 +153,7 @@ export class SessionEngine {
   /** Sessions whose sandbox reached its max_lifetime_s and is being stopped. */
   private readonly recycling = new Set<string>();
   private reaper: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
   /** Live sessions' sandbox clocks: provider and the instant up to which their time was counted. */
   /** Sessions whose sandbox is starting: session id → workspace id (they count toward the quota). */
   private readonly starting = new Map<string, string>();
@@ -530,6 +531,7 @@ export class SessionEngine {
   /** Stops every live session (server shutdown). */
   async shutdown(): Promise<void> {
     if (this.reaper) clearInterval(this.reaper);
+    await this.sweeping;
     // A session starting now would otherwise go live after the sweep below.
     this.shuttingDown = true;
     await Promise.allSettled([...this.startsInFlight]);
@@ -647,7 +649,13 @@ export class SessionEngine {
   /** Starts the idle reaper. */
   startReaper(): void {
     if (this.reaper) return;
-    this.reaper = setInterval(() => void this.sweep().catch((error: unknown) => this.log.error({ err: error }, 'sweep failed')), this.o.sweepIntervalMs ?? 5_000);
+    this.reaper = setInterval(() => {
+      // One pass at a time; shutdown waits for the one under way (a hibernation writing its snapshot).
+      if (this.sweeping) return;
+      this.sweeping = this.sweep()
+        .catch((error: unknown) => this.log.error({ err: error }, 'sweep failed'))
+        .finally(() => (this.sweeping = undefined));
+    }, this.o.sweepIntervalMs ?? 5_000);
     this.reaper.unref();
   }
 
