@@ -425,7 +425,8 @@ for (const provider of PROVIDERS) {
         ['fork-bomb', 'bomb() { bomb | bomb & }; bomb; sleep 20', /processes|tool_timeout/],
         ['memory-balloon', 'head -c 3000M /dev/zero | tail -n 1', /memory/],
         // 16 MiB files: the limit, not process start-ups (slow under gVisor), decides how long it takes.
-        ['disk-fill', 'i=0; while [ $i -lt 160 ]; do head -c 16M /dev/zero > f$i || break; i=$((i+1)); done; sleep 5', /disk_mib|files/],
+        // Two allocations over the total at once (gVisor writes slowly enough that the loop alone can meet the tool timeout first), then the loop.
+        ['disk-fill', 'fallocate -l 300M fa; fallocate -l 300M fb; i=0; while [ $i -lt 160 ]; do head -c 16M /dev/zero > f$i || break; i=$((i+1)); done; sleep 5', /disk_mib|files/],
         // agenthost's report, whichever of its limits stopped the flood (the output line, the disk, memory, the clock).
         ['stdout-flood-1gib', "head -c 1073741824 /dev/zero | tr '\\0' a", /output|disk_mib|memory_mib|tool_timeout_s/],
       ];
