@@ -40,20 +40,25 @@ export async function allProcesses(): Promise<Proc[]> {
   return out;
 }
 
-/** Every live process below `root`, by parent links. */
-export async function descendants(root: number): Promise<Proc[]> {
-  const procs = await allProcesses();
-  const below = new Set([root]);
+/** Adds to `pids` every process in `procs` below one of them, by parent links. */
+function addDescendants(procs: Proc[], pids: Set<number>): void {
   let grew = true;
   while (grew) {
     grew = false;
     for (const p of procs) {
-      if (!below.has(p.pid) && below.has(p.ppid)) {
-        below.add(p.pid);
+      if (!pids.has(p.pid) && pids.has(p.ppid)) {
+        pids.add(p.pid);
         grew = true;
       }
     }
   }
+}
+
+/** Every live process below `root`, by parent links. */
+export async function descendants(root: number): Promise<Proc[]> {
+  const procs = await allProcesses();
+  const below = new Set([root]);
+  addDescendants(procs, below);
   return procs.filter((p) => p.pid !== root && below.has(p.pid) && p.state !== 'Z');
 }
 
@@ -139,16 +144,7 @@ export async function sessionProcesses(dataDir: string, sessionId: string): Prom
   for (const pid of [...own]) {
     for (let up = byPid.get(byPid.get(pid)?.ppid ?? 0); up && /^(\S*\/)?bwrap /.test(up.cmdline); up = byPid.get(up.ppid)) own.add(up.pid);
   }
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const p of procs) {
-      if (!own.has(p.pid) && own.has(p.ppid)) {
-        own.add(p.pid);
-        grew = true;
-      }
-    }
-  }
+  addDescendants(procs, own);
   return procs.filter((p) => own.has(p.pid));
 }
 
