@@ -139,18 +139,24 @@ export class Watchdog {
         // The cgroup is already gone.
       }
       clearInterval(this.timer);
+      let writers: number[] = [];
       try {
-        this.scanFiles();
+        writers = this.fileWriters();
       } catch {
         // The cgroup is already gone.
       }
-      this.files.close();
+      void this.files.close(writers).catch((error: unknown) => this.o.log.warn({ err: error }, 'sandbox file check failed'));
     }
     this.timer = undefined;
   }
 
+  /** The host pids whose open files `WrittenFiles` looks at. */
+  private fileWriters(): number[] {
+    return this.o.fileWriters ? this.o.fileWriters(this.procs()) : this.o.cgroup.pids();
+  }
+
   private scanFiles(): void {
-    this.files.scan(this.o.fileWriters ? this.o.fileWriters(this.procs()) : this.o.cgroup.pids());
+    void this.files.scan(this.fileWriters()).catch((error: unknown) => this.o.log.warn({ err: error }, 'sandbox file check failed'));
   }
 
   private procs(): ProcStat[] {

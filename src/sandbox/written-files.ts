@@ -1,5 +1,6 @@
-import { close, closeSync, constants, fstatSync, openSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { basename, sep } from 'node:path';
+import { basename } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { Reply, Request } from './written-files-worker.js';
 
 /**
  * Files the sandbox's processes are writing, held open so that their size
@@ -17,16 +18,19 @@ import { basename, sep } from 'node:path';
  * So each `scan` looks at the open files of the sandbox's processes (host
  * pids, from `/proc/<pid>/fd`) and opens, read-only, every regular file under
  * `dirs` (on their filesystems, the path possibly under another mount
- * namespace's root) that one of them has open for writing. A held file keeps its inode:
- * its final size is known however soon it is deleted, and one that reached
- * the limit is reported (once) by the scan that sees it so, or when released.
- * A writer is held from the first scan it is seen in, so a report is certain
- * for any writer that runs across a scan; one that reaches the limit between
- * two scans writes faster than `limitBytes` per interval.
- * A file is released (closed) at the first scan where no process has it open
- * for writing any more, in the thread pool (the last close of a deleted file
- * frees it). Otherwise small synchronous /proc and fstat calls: no child
- * process, no file content read.
+ * namespace's root) that one of them has open for writing. A held file keeps
+ * its inode: its final size is known however soon it is deleted, and one that
+ * reached the limit is reported (once) by the scan that sees it so, or when
+ * released. A writer is held from the first scan it is seen in, so a report is
+ * certain for any writer that runs across a scan; one that reaches the limit
+ * between two scans writes faster than `limitBytes` per interval. A file is
+ * released (closed) at the first scan where no process has it open for
+ * writing any more.
+ *
+ * The scans run in one worker thread shared by every sandbox
+ * (written-files-worker.ts), never on the event loop: a scan is thousands of
+ * small /proc calls for a gVisor sandbox. A `scan` asked for while the last
+ * one is still running is skipped.
  */
 export interface WrittenFile {
   /** Where the file was (its path as the writer's /proc entry showed it, " (deleted)" cut off). */
@@ -34,21 +38,72 @@ export interface WrittenFile {
   size: number;
 }
 
-const O_ACCMODE = 3;
+interface SharedWorker {
+  worker: Worker;
+  /** Requests sent and not answered yet; the worker keeps the process alive only while there are some. */
+  waiting: Map<number, (reply: Reply) => void>;
+}
+
+/** The shared worker, started with the first sandbox that needs it (again after it failed). */
+let shared: SharedWorker | undefined;
+let nextSeq = 0;
+let nextId = 0;
 
 /**
- * Closes a held file off the event loop: the last close of a deleted file
- * frees its pages and blocks, which takes a while for hundreds of MiB.
+ * The compiled build runs the worker's .js. The sources (under tsx) run its
+ * .ts through tsx's `tsImport`: Node 20 does not apply `--import`ed loaders
+ * to a worker's entry module.
  */
-function release(fd: number): void {
-  close(fd, () => {});
+function startWorker(): Worker {
+  // None of the server's own flags: the worker needs none, and some (--input-type, --test) would stop it.
+  const options = { name: 'agenthost written files', execArgv: [] };
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./written-files-worker.js', import.meta.url), options);
+  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  const entry = JSON.stringify(new URL('./written-files-worker.ts', import.meta.url).href);
+  return new Worker(`import(${tsx}).then((tsx) => tsx.tsImport(${entry}, ${JSON.stringify(import.meta.url)}))`, { ...options, eval: true });
+}
+
+function sharedWorker(): SharedWorker {
+  if (shared) return shared;
+  const worker = startWorker();
+  worker.unref();
+  const mine: SharedWorker = { worker, waiting: new Map() };
+  worker.on('message', (reply: Reply) => {
+    const done = mine.waiting.get(reply.seq);
+    mine.waiting.delete(reply.seq);
+    if (mine.waiting.size === 0) worker.unref();
+    done?.(reply);
+  });
+  const fail = (error: Error): void => {
+    if (shared === mine) shared = undefined;
+    for (const done of mine.waiting.values()) done({ seq: -1, held: 0, reports: [], error: `the written-files worker stopped: ${error.message}` });
+    mine.waiting.clear();
+  };
+  worker.on('error', fail);
+  worker.on('exit', (code) => fail(new Error(`exit code ${code}`)));
+  shared = mine;
+  return mine;
+}
+
+type Unsequenced = Request extends infer R ? (R extends Request ? Omit<R, 'seq'> : never) : never;
+
+function ask(to: SharedWorker, request: Unsequenced): Promise<Reply> {
+  const seq = nextSeq++;
+  return new Promise((resolve) => {
+    if (to.waiting.size === 0) to.worker.ref();
+    to.waiting.set(seq, resolve);
+    to.worker.postMessage({ ...request, seq });
+  });
 }
 
 export class WrittenFiles {
-  private readonly held = new Map<string, { fd: number; path: string; reported: boolean }>();
-  private readonly prefixes: string[];
-  /** Filesystems of the dirs: a file elsewhere is not held even when its path looks like theirs. */
-  private readonly devices = new Set<number>();
+  private readonly id = nextId++;
+  private held = 0;
+  private scanning: Promise<void> | undefined;
+  private closed = false;
+  /** The worker this sandbox's files are known to, and its answer to being told of them. */
+  private worker: SharedWorker | undefined;
+  private opened: Promise<Reply> = Promise.resolve({ seq: -1, held: 0, reports: [] });
 
   constructor(
     private readonly o: {
@@ -58,83 +113,48 @@ export class WrittenFiles {
       limitBytes: number;
       onLimit: (file: WrittenFile) => void;
     },
-  ) {
-    this.prefixes = o.dirs.map((d) => (d.endsWith(sep) ? d : `${d}${sep}`));
-    for (const d of o.dirs) {
-      try {
-        this.devices.add(statSync(d).dev);
-      } catch {
-        // A path only the sandbox shows (its home inside).
-      }
-    }
-  }
+  ) {}
 
+  /** Files held after the last scan that has answered. */
   get heldCount(): number {
-    return this.held.size;
+    return this.held;
   }
 
-  /** One look at what `pids` (host pids of the sandbox) have open for writing. */
-  scan(pids: Iterable<number>): void {
-    const seen = new Set<string>();
-    for (const pid of pids) {
-      let fds: string[];
-      try {
-        fds = readdirSync(`/proc/${pid}/fd`);
-      } catch {
-        continue;
-      }
-      for (const fd of fds) this.look(pid, fd, seen);
-    }
-    for (const [key, file] of this.held) {
-      this.check(file);
-      if (!seen.has(key)) {
-        release(file.fd);
-        this.held.delete(key);
-      }
-    }
+  /**
+   * One look at what `pids` (host pids of the sandbox) have open for
+   * writing; settles when it has been made and its reports are out. While
+   * one is under way, asking again returns it.
+   */
+  scan(pids: Iterable<number>): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.scanning ??= this.settle(ask(this.connect(), { op: 'scan', id: this.id, pids: [...pids] })).finally(() => (this.scanning = undefined));
+    return this.scanning;
   }
 
-  /** Reports what reached the limit and lets go of every file. */
-  close(): void {
-    for (const file of this.held.values()) {
-      this.check(file);
-      release(file.fd);
-    }
-    this.held.clear();
+  /** A last look at `pids`; then reports what reached the limit and lets go of every file. */
+  close(pids: Iterable<number> = []): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    return this.settle(ask(this.connect(), { op: 'close', id: this.id, pids: [...pids] }));
   }
 
-  private look(pid: number, fd: string, seen: Set<string>): void {
-    const link = `/proc/${pid}/fd/${fd}`;
-    try {
-      const target = readlinkSync(link).replace(/ \(deleted\)$/, '');
-      // Anywhere in the path: a process in another mount namespace may show it under its own root (gVisor's sentry: /root/...).
-      if (!this.prefixes.some((p) => target.includes(p))) return;
-      const flags = /^flags:\s*([0-7]+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
-      if (!flags || (parseInt(flags[1]!, 8) & O_ACCMODE) === constants.O_RDONLY) return;
-      const st = statSync(link);
-      if (!st.isFile() || (this.devices.size > 0 && !this.devices.has(st.dev))) return;
-      const key = `${st.dev}:${st.ino}`;
-      seen.add(key);
-      if (this.held.has(key)) return;
-      // Non-blocking and checked again once open: the writer may have put something else at that fd meanwhile.
-      const mine = openSync(link, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
-      const got = fstatSync(mine);
-      if (!got.isFile() || got.dev !== st.dev || got.ino !== st.ino) {
-        closeSync(mine);
-        return;
-      }
-      this.held.set(key, { fd: mine, path: target, reported: false });
-    } catch {
-      // The process or the descriptor is gone.
+  /** The shared worker, told of this sandbox's dirs first (again when a worker that failed was replaced). */
+  private connect(): SharedWorker {
+    const to = sharedWorker();
+    if (this.worker !== to) {
+      this.worker = to;
+      this.opened = ask(to, { op: 'open', id: this.id, dirs: this.o.dirs, limitBytes: this.o.limitBytes });
     }
+    return to;
   }
 
-  private check(file: { fd: number; path: string; reported: boolean }): void {
-    if (file.reported) return;
-    const size = fstatSync(file.fd).size;
-    if (size < this.o.limitBytes) return;
-    file.reported = true;
-    this.o.onLimit({ path: file.path, size });
+  private async settle(pending: Promise<Reply>): Promise<void> {
+    const opened = await this.opened;
+    const reply = await pending;
+    this.held = reply.held;
+    for (const file of reply.reports) this.o.onLimit(file);
+    const error = opened.error ?? reply.error;
+    if (error) throw new Error(error);
   }
 }
 

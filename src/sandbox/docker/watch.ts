@@ -55,12 +55,17 @@ export class DockerWatch {
     }
   }
 
-  private scanFiles(): void {
+  private hostPids(): number[] {
     try {
-      if (this.files && this.o.hostPids) this.files.scan(this.o.hostPids());
+      return this.o.hostPids?.() ?? [];
     } catch (error) {
       this.o.log.warn({ err: error }, 'docker sandbox file check failed');
+      return [];
     }
+  }
+
+  private scanFiles(): void {
+    void this.files?.scan(this.hostPids()).catch((error: unknown) => this.o.log.warn({ err: error }, 'docker sandbox file check failed'));
   }
 
   start(machinery: number[]): void {
@@ -81,8 +86,7 @@ export class DockerWatch {
     if (this.filesTimer) {
       clearInterval(this.filesTimer);
       this.filesTimer = undefined;
-      this.scanFiles();
-      this.files?.close();
+      void this.files?.close(this.hostPids()).catch((error: unknown) => this.o.log.warn({ err: error }, 'docker sandbox file check failed'));
     }
   }
 
