@@ -9,12 +9,20 @@ import { runscArgs, runscPs, runscTasks, type Runsc, type RunscProcess } from '.
  * command spawn ran, pid 1) and the bridges (socat children of pid 1) are
  * never tools. Ages are counted from when a process was first seen, so a
  * tool is killed between `timeoutS` and `timeoutS` plus one poll.
+ *
+ * Each `runsc ps` is a process spawned from the server (a fork of it, which
+ * holds up its event loop for milliseconds) and a Go program's start-up: a
+ * container is polled every `intervalMs` only while it runs tools, and every
+ * `quietIntervalMs` while it runs none - idle sessions' sandboxes polled four
+ * times a second took both of this host's cores between them.
  */
 export class GvisorTools {
   private timer: NodeJS.Timeout | undefined;
   private readonly firstSeen = new Map<string, number>();
   /** Containers seen near their process limit: if one dies, the fork bomb took its CLI too. */
   private readonly crowded = new Set<string>();
+  /** When each container is polled next. */
+  private readonly nextPollAt = new Map<string, number>();
   private busy = false;
 
   constructor(
@@ -26,7 +34,10 @@ export class GvisorTools {
       pids: number;
       report: (e: LimitEvent) => void;
       log: Logger;
+      /** How often a container running tools is polled. Default 250. */
       intervalMs?: number;
+      /** How often a container running no tools is polled. Default 2000. */
+      quietIntervalMs?: number;
     },
   ) {}
 
@@ -105,8 +116,17 @@ export class GvisorTools {
     try {
       const now = Date.now();
       const seen = new Set<string>();
-      for (const container of this.o.containers()) {
+      const containers = this.o.containers();
+      for (const container of this.nextPollAt.keys()) if (!containers.includes(container)) this.nextPollAt.delete(container);
+      for (const container of containers) {
+        if (now < (this.nextPollAt.get(container) ?? 0)) {
+          // Not polled now: its tools keep the ages they have.
+          for (const key of this.firstSeen.keys()) if (key.startsWith(`${container}/`)) seen.add(key);
+          continue;
+        }
         const procs = await runscPs(this.o.runsc, container).catch(() => []);
+        const busy = procs.length >= this.o.pids / 4 || GvisorTools.tools(procs).length > 0;
+        this.nextPollAt.set(container, Date.now() + (busy ? (this.o.intervalMs ?? 250) : (this.o.quietIntervalMs ?? 2_000)));
         // The limit counts threads, and the CLI's own take a few dozen of
         // them: a fork bomb can stall with fewer processes than the limit.
         // Forks fail at the limit and their processes come and go, so a
