@@ -141,7 +141,7 @@ export class Watchdog {
       clearInterval(this.timer);
       let writers: number[] = [];
       try {
-        writers = this.fileWriters();
+        writers = this.fileWriters(this.procs());
       } catch {
         // The cgroup is already gone.
       }
@@ -151,12 +151,12 @@ export class Watchdog {
   }
 
   /** The host pids whose open files `WrittenFiles` looks at. */
-  private fileWriters(): number[] {
-    return this.o.fileWriters ? this.o.fileWriters(this.procs()) : this.o.cgroup.pids();
+  private fileWriters(procs: ProcStat[]): number[] {
+    return this.o.fileWriters ? this.o.fileWriters(procs) : procs.map((p) => p.pid);
   }
 
-  private scanFiles(): void {
-    void this.files.scan(this.fileWriters()).catch((error: unknown) => this.o.log.warn({ err: error }, 'sandbox file check failed'));
+  private scanFiles(procs: ProcStat[]): void {
+    void this.files.scan(this.fileWriters(procs)).catch((error: unknown) => this.o.log.warn({ err: error }, 'sandbox file check failed'));
   }
 
   private procs(): ProcStat[] {
@@ -193,8 +193,10 @@ export class Watchdog {
   private tick(): void {
     try {
       this.checkCounters();
-      this.checkToolTimeout();
-      this.scanFiles();
+      // Read once a tick: a gVisor sandbox's host processes number in the hundreds under a fork bomb.
+      const procs = this.procs();
+      this.checkToolTimeout(procs);
+      this.scanFiles(procs);
       this.checkDisk();
     } catch (error) {
       this.o.log.warn({ err: error }, 'sandbox watchdog check failed');
@@ -221,10 +223,9 @@ export class Watchdog {
     this.last = this.o.cgroup.counters();
   }
 
-  private checkToolTimeout(): void {
+  private checkToolTimeout(procs: ProcStat[]): void {
     const timeout = this.o.limits.toolTimeoutS;
     if (timeout === null) return;
-    const procs = this.procs();
     const watched = procs.map((p) => ({ pid: p.pid, ppid: p.ppid, startedAt: Number(p.startTime) / TICKS_PER_SECOND }));
     const { kill, culprits } = timedOutTools(watched, this.o.protectedPids(procs), uptimeSeconds(), timeout);
     if (kill.length === 0) return;
