@@ -21,7 +21,8 @@
  *   resume from hibernation → first model request
  *
  *   with --providers gvisor,docker: each provider's cold start and one-tool task, no pool, on a
- *   server of its own that runs them (docker against a Podman service started for the run)
+ *   server of its own that runs them (docker against a Podman service started for the run),
+ *   and the server's CPU per live idle session (what watching a sandbox costs), bwrap's too
  *
  * Usage: npm run bench [-- --quick] [--runs N] [--json FILE] [--cpu-prof DIR] [--providers LIST]
  *   --cpu-prof DIR  the server writes a V8 CPU profile there on exit (open in a flame graph viewer)
@@ -120,7 +121,7 @@ const r = results as unknown as {
   hibernated: { sessions: number; server_rss_mib: number; server_rss_before_mib: number };
   server_rss_after_sections_mib: number;
   api: Array<{ route: string; rate: number; p50: number; p99: number; non2xx: number; sent: number }>;
-  providers?: Record<string, { first_request_ms: Stats; task_ms: Stats }>;
+  providers?: Record<string, { first_request_ms: Stats; task_ms: Stats; idle: { sessions: number; server_cpu_ms_per_s: number; baseline_cpu_ms_per_s: number; per_session_cpu_ms_per_s: number } }>;
   density: { live_idle_rss_mib_per_session: number; live_idle_pss_mib_per_session: number; levels: Array<{ live: number; turn_ms: number }>; max_live_before_doubling: string };
 };
 const f = (n: number) => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n.toFixed(1)) : '-');
@@ -148,6 +149,7 @@ const rows: Array<[string, string, string]> = [
   ...Object.entries(r.providers ?? {}).flatMap(([p, m]): Array<[string, string, string]> => [
     [`${p}: create → first model request, cold`, `p50 ${f(m.first_request_ms.p50)} ms  p99 ${f(m.first_request_ms.p99)} ms`, 'no pool'],
     [`${p}: one-tool task, cold`, `p50 ${f(m.task_ms.p50)} ms  p99 ${f(m.task_ms.p99)} ms`, 'no pool'],
+    [`${p}: server CPU per live idle session`, `${f(m.idle.per_session_cpu_ms_per_s)} ms/s`, `${m.idle.sessions} idle: ${f(m.idle.server_cpu_ms_per_s)} ms/s, none: ${f(m.idle.baseline_cpu_ms_per_s)} ms/s`],
   ]),
 ];
 const w0 = Math.max(...rows.map((x) => x[0].length));

@@ -47,6 +47,8 @@ export interface ServerProcess {
   client: Anthropic;
   /** RSS of the server process alone, MiB. */
   rssMiB(): Promise<number>;
+  /** CPU time of the server process, with the commands it ran (not its sandboxes, which run on), ms. */
+  cpuMs(): Promise<number>;
   /** RSS and PSS of the server and every process below it (sandboxes, Claude Code), MiB. */
   treeMemoryMiB(): Promise<{ rss: number; pss: number }>;
   close(): Promise<void>;
@@ -107,6 +109,7 @@ export async function startServerProcess(o: {
     child,
     client,
     rssMiB: async () => rssKiB(pid).then((k) => k / 1024),
+    cpuMs: async () => cpuMs(pid),
     treeMemoryMiB: async () => treeMemoryKiB(pid).then((m) => ({ rss: m.rss / 1024, pss: m.pss / 1024 })),
     close: async () => {
       if (child.exitCode !== null) return;
@@ -121,6 +124,18 @@ export async function startServerProcess(o: {
 async function rssKiB(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
   return Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+}
+
+/**
+ * CPU time (ms) `pid` has used, with that of its children it has waited for
+ * (the short commands it runs: `du`, `runsc ps`), from /proc/<pid>/stat.
+ */
+export async function cpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields 14-17 (utime, stime, cutime, cstime), counted after the command name, which may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = fields.slice(11, 15).reduce((sum, f) => sum + Number(f), 0);
+  return ticks * 10;
 }
 
 /**

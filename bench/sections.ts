@@ -488,7 +488,7 @@ export async function density(ctx: Ctx) {
  * runs the providers named besides bwrap.
  */
 export async function providerColdStarts(ctx: Ctx, providers: string[]) {
-  const out: Record<string, { first_request_ms: Stats; task_ms: Stats }> = {};
+  const out: Record<string, { first_request_ms: Stats; task_ms: Stats; idle: Awaited<ReturnType<typeof idleServerCpu>> }> = {};
   for (const provider of ['bwrap', ...providers]) {
     ctx.log(`cold start: ${provider}`);
     const { agent, env } = await agentAndEnv(ctx, { sandbox: { provider }, warm_pool: { max: 0 } });
@@ -503,7 +503,37 @@ export async function providerColdStarts(ctx: Ctx, providers: string[]) {
       }
       await ctx.server.client.beta.sessions.delete(r.id);
     }
-    out[provider] = { first_request_ms: stats(first), task_ms: stats(total) };
+    out[provider] = { first_request_ms: stats(first), task_ms: stats(total), idle: await idleServerCpu(ctx, provider) };
   }
   return out;
+}
+
+/**
+ * What live idle sessions cost the server while nothing happens in them:
+ * its CPU (with the commands it runs to watch the sandboxes) over a window
+ * with `n` long_running sessions idle, less the same window with none.
+ */
+async function idleServerCpu(ctx: Ctx, provider: string) {
+  const { client } = ctx.server;
+  const n = ctx.quick ? 2 : 8;
+  const windowMs = ctx.quick ? 5_000 : 20_000;
+  const cpuOver = async (): Promise<number> => {
+    const before = await ctx.server.cpuMs();
+    await sleep(windowMs);
+    return ((await ctx.server.cpuMs()) - before) / (windowMs / 1000);
+  };
+  const baseline = await cpuOver();
+  const { agent, env } = await agentAndEnv(ctx, { sandbox: { provider }, warm_pool: { max: 0 }, lifecycle: { pattern: 'long_running' } });
+  ctx.model.setScript([{ when: 'tools', repeat: true, text: 'ok' }]);
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = await client.beta.sessions.create({ agent: agent.id, environment_id: env.id, initial_events: msg('hello') });
+    await waitIdleAfterModel(ctx, s.id, 0);
+    ids.push(s.id);
+  }
+  // Past the first seconds of each sandbox's watch, which look more often.
+  await sleep(3_000);
+  const loaded = await cpuOver();
+  for (const id of ids) await client.beta.sessions.delete(id);
+  return { sessions: n, server_cpu_ms_per_s: loaded, baseline_cpu_ms_per_s: baseline, per_session_cpu_ms_per_s: (loaded - baseline) / n };
 }
