@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { waitFor } from './host-processes.js';
 import { fileLimitMessage, WrittenFiles, type WrittenFile } from './written-files.js';
 
 /** Scans `pids` until `done`, or for `timeoutMs`. */
@@ -110,5 +111,35 @@ describe('WrittenFiles', () => {
     assert.deepEqual(theirs.map((f) => f.path), [join(other, 'b-file')]);
     await Promise.all([a.close(), b.close()]);
     writer.stdin!.end();
+  });
+
+  it('skips the look at many descriptors while their processes write nothing, and looks again once they write', async () => {
+    // A process holding 600 descriptors, as a gVisor kernel holds thousands: it opens `path` for writing, then writes as told.
+    const path = join(dir, 'quiet');
+    const script = `
+      const fs = require('node:fs');
+      for (let i = 0; i < 600; i++) fs.openSync('/dev/null', 'r');
+      let fd;
+      require('node:readline').createInterface({ input: process.stdin }).on('line', (line) => {
+        if (line === 'open') fd = fs.openSync(${JSON.stringify(path)}, 'w');
+        else fs.writeSync(fd, Buffer.alloc(Number(line)));
+      });`;
+    const p = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'ignore', 'ignore'] });
+    children.push(p);
+    const reports: WrittenFile[] = [];
+    const files = new WrittenFiles({ dirs: [dir], limitBytes: 1024 * 1024, onLimit: (f) => reports.push(f) });
+    // The first look counts its descriptors; the file is not open yet.
+    assert.ok(await scanUntil(files, [p.pid!], () => readdirSync(`/proc/${p.pid}/fd`).length > 600));
+    await files.scan([p.pid!]);
+    p.stdin!.write('open\n');
+    await waitFor(() => existsSync(path), 5_000, { keepAlive: true });
+    await files.scan([p.pid!]);
+    assert.equal(files.heldCount, 0, 'opened without a byte written: not looked for');
+    p.stdin!.write(`${128 * 1024}\n`);
+    assert.ok(await scanUntil(files, [p.pid!], () => files.heldCount === 1), 'held once it wrote');
+    p.stdin!.write(`${1024 * 1024}\n`);
+    assert.ok(await scanUntil(files, [p.pid!], () => reports.length === 1));
+    assert.equal(reports[0]!.size, 1152 * 1024);
+    await files.close([p.pid!]);
   });
 });
