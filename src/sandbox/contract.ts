@@ -510,7 +510,10 @@ export function runSandboxContract(name: string, makeProvider: MakeProvider, opt
       const { s, events } = await limited({ diskMib: 16 });
       const tmp = join(base, 'data', 'sessions', s.id, 'tmp');
       const out = `${tmp}/tool-${token()}.output`;
-      const slow = 'i=0; while [ $i -lt 64 ]; do head -c 512K /dev/zero || exit; sleep 0.03; i=$((i+1)); done';
+      // 500 KiB pieces do not divide 16 MiB: the write that meets the limit is cut short and the next one
+      // follows at once. With pieces that fill it exactly, the full file sat there for a pause of the
+      // producer, and a disk scan could find the total over the limit and kill the writer first (exit 137).
+      const slow = 'i=0; while [ $i -lt 64 ]; do head -c 500K /dev/zero || exit; sleep 0.03; i=$((i+1)); done';
       const r = await run(s, `(${slow}) 2>/dev/null | cat >${out}; echo "writer exit $?"; rm -f ${out}`);
       assert.match(r.stdout, /writer exit 153/, JSON.stringify(r));
       assert.ok(!existsSync(out));
