@@ -27,6 +27,10 @@ describe('bwrap: when the server is SIGKILLed', () => {
       rmSync(dataDir, { recursive: true, force: true });
     });
     const provider = new BwrapProvider({ runtimeDir, log: silentLogger() });
+    // The provider's clean-up waits on unref'd timers (so that it never holds a stopping server open), and
+    // this test waits on nothing else while it destroys the leftover: without this, node may end the test there.
+    const hold = setInterval(() => {}, 1_000);
+    t.after(() => clearInterval(hold));
     try {
       await provider.check();
     } catch (error) {

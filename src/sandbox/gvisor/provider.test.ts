@@ -63,6 +63,10 @@ describe('gvisor: when the server is SIGKILLed', () => {
     const runtimeDir = mkdtempSync(join(tmpdir(), 'ahsb-run-'));
     const dataDir = mkdtempSync(join(tmpdir(), 'ahsb-data-'));
     const provider = new GvisorProvider({ runtimeDir, log: silentLogger() });
+    // The provider's clean-up waits on unref'd timers (so that it never holds a stopping server open), and
+    // this test waits on nothing else while it destroys the leftover: without this, node may end the test there.
+    const hold = setInterval(() => {}, 1_000);
+    t.after(() => clearInterval(hold));
     const token = String(randomInt(100_000, 999_999));
     t.after(async () => {
       await provider.destroy(`dies-${token}`).catch(() => undefined);
