@@ -8,7 +8,8 @@ import { runscArgs, runscPs, runscTasks, type Runsc, type RunscProcess } from '.
  * `runsc ps` and kills them with `runsc kill --pid`. A container's init (the
  * command spawn ran, pid 1) and the bridges (socat children of pid 1) are
  * never tools. Ages are counted from when a process was first seen, so a
- * tool is killed between `timeoutS` and `timeoutS` plus one poll.
+ * tool is killed between `timeoutS` and `timeoutS` plus one poll: up to 2 s
+ * more for one that started in a container running no tools at its last poll.
  *
  * Each `runsc ps` is a process spawned from the server (a fork of it, which
  * holds up its event loop for milliseconds) and a Go program's start-up: a
