@@ -89,7 +89,8 @@ try {
   const providers = values.providers?.split(',').filter(Boolean) ?? [];
   if (providers.length > 0) {
     await server.close();
-    const engine = providers.includes('docker') ? await startTestEngine() : undefined;
+    // Unused while the providers before it are measured, for longer than its default idle timeout.
+    const engine = providers.includes('docker') ? await startTestEngine({ idleTimeoutS: 3_600 }) : undefined;
     const providersDir = await mkdtemp(join(tmpdir(), 'agenthost-bench-providers-'));
     try {
       ctx.server = server = await startServerProcess({
