@@ -120,6 +120,7 @@ export class Watchdog {
       dirs: [...o.writableDirs, ...(o.insideDirs ?? [])],
       limitBytes: o.limits.diskMib * 1024 * 1024,
       onLimit: (file) => o.report({ kind: 'disk', message: fileLimitMessage(o.limits.diskMib, file) }),
+      log: o.log,
     });
   }
 
@@ -139,13 +140,7 @@ export class Watchdog {
         // The cgroup is already gone.
       }
       clearInterval(this.timer);
-      let writers: number[] = [];
-      try {
-        writers = this.fileWriters(this.procs());
-      } catch {
-        // The cgroup is already gone.
-      }
-      void this.files.close(writers).catch((error: unknown) => this.o.log.warn({ err: error }, 'sandbox file check failed'));
+      void this.files.close(this.fileWriters(this.procs()));
     }
     this.timer = undefined;
   }
@@ -156,7 +151,7 @@ export class Watchdog {
   }
 
   private scanFiles(procs: ProcStat[]): void {
-    void this.files.scan(this.fileWriters(procs)).catch((error: unknown) => this.o.log.warn({ err: error }, 'sandbox file check failed'));
+    void this.files.scan(this.fileWriters(procs));
   }
 
   private procs(): ProcStat[] {

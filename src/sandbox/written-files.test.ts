@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { silentLogger } from '../logger.js';
 import { waitFor } from './host-processes.js';
 import { fileLimitMessage, WrittenFiles, type WrittenFile } from './written-files.js';
 
@@ -40,7 +41,7 @@ describe('WrittenFiles', () => {
 
   it('reports a file that reached the limit, from the writer it saw, after the file is deleted', async () => {
     const reports: WrittenFile[] = [];
-    const files = new WrittenFiles({ dirs: [dir], limitBytes: 1024 * 1024, onLimit: (f) => reports.push(f) });
+    const files = new WrittenFiles({ dirs: [dir], limitBytes: 1024 * 1024, onLimit: (f) => reports.push(f), log: silentLogger() });
     const path = join(dir, 'out.output');
     const writer = shell(`exec 3>${path}; head -c 1000 /dev/zero >&3`);
     assert.ok(await scanUntil(files, [writer.pid!], () => files.heldCount === 1));
@@ -60,7 +61,7 @@ describe('WrittenFiles', () => {
 
   it('reports a file once, however many scans see it', async () => {
     const reports: WrittenFile[] = [];
-    const files = new WrittenFiles({ dirs: [dir], limitBytes: 4096, onLimit: (f) => reports.push(f) });
+    const files = new WrittenFiles({ dirs: [dir], limitBytes: 4096, onLimit: (f) => reports.push(f), log: silentLogger() });
     const writer = shell(`exec 3>${join(dir, 'full')}; head -c 8192 /dev/zero >&3`);
     assert.ok(await scanUntil(files, [writer.pid!], () => reports.length > 0));
     await files.scan([writer.pid!]);
@@ -71,7 +72,7 @@ describe('WrittenFiles', () => {
 
   it('holds only regular files under its dirs that are open for writing', async () => {
     const reports: WrittenFile[] = [];
-    const files = new WrittenFiles({ dirs: [dir], limitBytes: 1, onLimit: (f) => reports.push(f) });
+    const files = new WrittenFiles({ dirs: [dir], limitBytes: 1, onLimit: (f) => reports.push(f), log: silentLogger() });
     writeFileSync(join(dir, 'read-only'), 'data');
     const p = shell(`exec 3<${join(dir, 'read-only')} 4>${join(outside, 'written')}; echo x >&4; mkfifo ${join(dir, 'fifo')}; exec 5<>${join(dir, 'fifo')}`);
     await new Promise((r) => setTimeout(r, 300));
@@ -84,7 +85,7 @@ describe('WrittenFiles', () => {
 
   it('reports at close a file its writer left at the limit, and looks no more after it', async () => {
     const reports: WrittenFile[] = [];
-    const files = new WrittenFiles({ dirs: [dir], limitBytes: 4096, onLimit: (f) => reports.push(f) });
+    const files = new WrittenFiles({ dirs: [dir], limitBytes: 4096, onLimit: (f) => reports.push(f), log: silentLogger() });
     const writer = shell(`exec 3>${join(dir, 'late')}; head -c 100 /dev/zero >&3`);
     assert.ok(await scanUntil(files, [writer.pid!], () => files.heldCount === 1));
     writeFileSync(join(dir, 'late'), Buffer.alloc(8192));
@@ -101,8 +102,8 @@ describe('WrittenFiles', () => {
     mkdirSync(other);
     const mine: WrittenFile[] = [];
     const theirs: WrittenFile[] = [];
-    const a = new WrittenFiles({ dirs: [dir], limitBytes: 1, onLimit: (f) => mine.push(f) });
-    const b = new WrittenFiles({ dirs: [other], limitBytes: 1, onLimit: (f) => theirs.push(f) });
+    const a = new WrittenFiles({ dirs: [dir], limitBytes: 1, onLimit: (f) => mine.push(f), log: silentLogger() });
+    const b = new WrittenFiles({ dirs: [other], limitBytes: 1, onLimit: (f) => theirs.push(f), log: silentLogger() });
     const writer = shell(`exec 3>${join(dir, 'a-file')} 4>${join(other, 'b-file')}; echo x >&3; echo y >&4`);
     assert.ok(await scanUntil(a, [writer.pid!], () => a.heldCount === 1));
     await Promise.all([a.scan([writer.pid!]), b.scan([writer.pid!])]);
@@ -127,7 +128,7 @@ describe('WrittenFiles', () => {
     const p = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'ignore', 'ignore'] });
     children.push(p);
     const reports: WrittenFile[] = [];
-    const files = new WrittenFiles({ dirs: [dir], limitBytes: 1024 * 1024, onLimit: (f) => reports.push(f) });
+    const files = new WrittenFiles({ dirs: [dir], limitBytes: 1024 * 1024, onLimit: (f) => reports.push(f), log: silentLogger() });
     // The first look counts its descriptors; the file is not open yet.
     assert.ok(await scanUntil(files, [p.pid!], () => readdirSync(`/proc/${p.pid}/fd`).length > 600));
     await files.scan([p.pid!]);

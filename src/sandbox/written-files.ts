@@ -1,5 +1,6 @@
 import { basename } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { Logger } from '../logger.js';
 import type { Reply, Request } from './written-files-worker.js';
 
 /**
@@ -112,6 +113,8 @@ export class WrittenFiles {
       /** RLIMIT_FSIZE of the sandbox's processes: a file this large stopped its writer. */
       limitBytes: number;
       onLimit: (file: WrittenFile) => void;
+      /** Where a failed scan is told (the worker stopped): scans never reject. */
+      log: Logger;
     },
   ) {}
 
@@ -122,8 +125,8 @@ export class WrittenFiles {
 
   /**
    * One look at what `pids` (host pids of the sandbox) have open for
-   * writing; settles when it has been made and its reports are out. While
-   * one is under way, asking again returns it.
+   * writing; settles when it has been made and its reports are out (or it
+   * failed, which is logged). While one is under way, asking again returns it.
    */
   scan(pids: Iterable<number>): Promise<void> {
     if (this.closed) return Promise.resolve();
@@ -154,7 +157,7 @@ export class WrittenFiles {
     this.held = reply.held;
     for (const file of reply.reports) this.o.onLimit(file);
     const error = opened.error ?? reply.error;
-    if (error) throw new Error(error);
+    if (error) this.o.log.warn({ err: new Error(error) }, 'sandbox file check failed');
   }
 }
 

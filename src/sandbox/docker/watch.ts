@@ -51,21 +51,13 @@ export class DockerWatch {
         dirs: [...o.writableDirs, ...(o.insideDirs ?? [])],
         limitBytes: o.limits.diskMib * 1024 * 1024,
         onLimit: (file) => o.report({ kind: 'disk', message: fileLimitMessage(o.limits.diskMib, file) }),
+        log: o.log,
       });
     }
   }
 
-  private hostPids(): number[] {
-    try {
-      return this.o.hostPids?.() ?? [];
-    } catch (error) {
-      this.o.log.warn({ err: error }, 'docker sandbox file check failed');
-      return [];
-    }
-  }
-
   private scanFiles(): void {
-    void this.files?.scan(this.hostPids()).catch((error: unknown) => this.o.log.warn({ err: error }, 'docker sandbox file check failed'));
+    void this.files?.scan(this.o.hostPids?.() ?? []);
   }
 
   start(machinery: number[]): void {
@@ -86,7 +78,7 @@ export class DockerWatch {
     if (this.filesTimer) {
       clearInterval(this.filesTimer);
       this.filesTimer = undefined;
-      void this.files?.close(this.hostPids()).catch((error: unknown) => this.o.log.warn({ err: error }, 'docker sandbox file check failed'));
+      void this.files?.close(this.o.hostPids?.() ?? []);
     }
   }
 
