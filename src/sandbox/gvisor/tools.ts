@@ -120,14 +120,13 @@ export class GvisorTools {
       const containers = this.o.containers();
       for (const container of this.nextPollAt.keys()) if (!containers.includes(container)) this.nextPollAt.delete(container);
       for (const container of containers) {
-        if (now < (this.nextPollAt.get(container) ?? 0)) {
-          // Not polled now: its tools keep the ages they have.
-          for (const key of this.firstSeen.keys()) if (key.startsWith(`${container}/`)) seen.add(key);
-          continue;
-        }
+        // Only a container that ran no tools at its last poll waits: it has no tool ages to keep.
+        if (now < (this.nextPollAt.get(container) ?? 0)) continue;
         const procs = await runscPs(this.o.runsc, container).catch(() => []);
-        const busy = procs.length >= this.o.pids / 4 || GvisorTools.tools(procs).length > 0;
-        this.nextPollAt.set(container, Date.now() + (busy ? (this.o.intervalMs ?? 250) : (this.o.quietIntervalMs ?? 2_000)));
+        const tools = GvisorTools.tools(procs);
+        // While it runs tools (or crowds its limit), polled again at the next tick.
+        if (tools.length > 0 || procs.length >= this.o.pids / 4) this.nextPollAt.delete(container);
+        else this.nextPollAt.set(container, now + (this.o.quietIntervalMs ?? 2_000));
         // The limit counts threads, and the CLI's own take a few dozen of
         // them: a fork bomb can stall with fewer processes than the limit.
         // Forks fail at the limit and their processes come and go, so a
@@ -149,7 +148,7 @@ export class GvisorTools {
         }
         if (this.o.timeoutS === null) continue;
         const expired: RunscProcess[] = [];
-        for (const t of GvisorTools.tools(procs)) {
+        for (const t of tools) {
           const key = `${container}/${t.pid}`;
           seen.add(key);
           const first = this.firstSeen.get(key) ?? now;
