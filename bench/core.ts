@@ -122,7 +122,7 @@ const r = results as unknown as {
   hibernated: { sessions: number; server_rss_mib: number; server_rss_before_mib: number };
   server_rss_after_sections_mib: number;
   api: Array<{ route: string; rate: number; p50: number; p99: number; non2xx: number; sent: number }>;
-  providers?: Record<string, { first_request_ms: Stats; task_ms: Stats; idle: { sessions: number; server_cpu_ms_per_s: number; baseline_cpu_ms_per_s: number; per_session_cpu_ms_per_s: number } }>;
+  providers?: Awaited<ReturnType<typeof providerColdStarts>>;
   density: { live_idle_rss_mib_per_session: number; live_idle_pss_mib_per_session: number; levels: Array<{ live: number; turn_ms: number }>; max_live_before_doubling: string };
 };
 const f = (n: number) => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n.toFixed(1)) : '-');
