@@ -220,6 +220,8 @@ export interface Store {
   /** Returns the workspace with this name, creating it if absent. Idempotent. */
   ensureWorkspace(name: string, id: string, createdAt: string): Promise<WorkspaceRecord>;
   getWorkspace(id: string): Promise<WorkspaceRecord | null>;
+  /** Every workspace, ordered by name byte by byte (operator commands such as `agenthost keys list`). */
+  listWorkspaces(): Promise<WorkspaceRecord[]>;
   /** Stores the key with its scope; the scope never changes afterwards. */
   createApiKey(key: ApiKeyRecord): Promise<void>;
   /** Finds a key that is not revoked by its hash, with its scope. */

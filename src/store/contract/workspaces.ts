@@ -34,6 +34,14 @@ export function workspaceTests(store: GetStore): void {
       assert.equal(await store().getWorkspace('wrkspc_two'), null);
     });
 
+    it('listWorkspaces lists every workspace by name', async () => {
+      await store().ensureWorkspace('zeta', 'wrkspc_z', at(1));
+      await store().ensureWorkspace('alpha', 'wrkspc_a', at(2));
+      const names = (await store().listWorkspaces()).map((w) => w.name);
+      assert.ok(names.indexOf('alpha') >= 0 && names.indexOf('alpha') < names.indexOf('zeta'));
+      assert.deepEqual((await store().listWorkspaces()).find((w) => w.id === 'wrkspc_a'), { id: 'wrkspc_a', name: 'alpha', createdAt: at(2) });
+    });
+
     it('concurrent ensureWorkspace calls agree on one workspace', async () => {
       const all = await Promise.all(
         Array.from({ length: 8 }, () => store().ensureWorkspace('shared', newId('wrkspc'), at(1))),

@@ -111,6 +111,10 @@ export class PostgresStore implements Store {
     return row ? rows.toWorkspace(row) : null;
   }
 
+  async listWorkspaces(): Promise<WorkspaceRecord[]> {
+    return (await this.c.query<rows.WorkspaceRow>('SELECT * FROM workspaces ORDER BY name COLLATE "C"')).map(rows.toWorkspace);
+  }
+
   async createApiKey(key: ApiKeyRecord): Promise<void> {
     await this.c.query(
       'INSERT INTO api_keys (id, workspace_id, hash, prefix, scope, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',

@@ -90,6 +90,10 @@ export class SqliteStore implements Store {
     return row ? rows.toWorkspace(row) : null;
   }
 
+  async listWorkspaces(): Promise<WorkspaceRecord[]> {
+    return this.c.all<rows.WorkspaceRow>('SELECT * FROM workspaces ORDER BY name').map(rows.toWorkspace);
+  }
+
   async createApiKey(key: ApiKeyRecord): Promise<void> {
     this.c.write(() =>
       this.c.run(
