@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { Logger } from '../logger.js';
-import { detectCgroups, sandboxCgroupPath, SandboxCgroup, type CgroupLayout } from './cgroups/cgroup.js';
+import { detectCgroups, removeEmptyRuntimeCgroups, sandboxCgroupPath, SandboxCgroup, type CgroupLayout } from './cgroups/cgroup.js';
 import type { ProcStat } from './host-processes.js';
 import { SandboxUnsupportedError, type LimitEvent, type SandboxLimits } from './provider.js';
 import { Watchdog } from './watchdog.js';
@@ -92,6 +92,16 @@ export class HostLimits {
     const layout = cgroupLayout(options.cgroupRoot);
     if ('unavailable' in layout) return;
     await SandboxCgroup.open(layout, sandboxCgroupPath(options.runtimeDir, options.provider, options.id))?.destroy();
+  }
+
+  /**
+   * Removes the empty cgroup directories that earlier runs of `provider`
+   * left (start-up cleanup, beside `destroyLeftover` for each sandbox).
+   * Returns how many went.
+   */
+  static removeEmptyLeftovers(options: { provider: string; cgroupRoot: string }): number {
+    const layout = cgroupLayout(options.cgroupRoot);
+    return 'unavailable' in layout ? 0 : removeEmptyRuntimeCgroups(layout, options.provider);
   }
 
   /**

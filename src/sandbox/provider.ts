@@ -174,7 +174,8 @@ export interface SandboxProvider {
    * not processes run in them - including ones left by an earlier run of
    * agenthost that died, so start-up can destroy them. Providers keep this
    * registry under the runtime directory they are given; one server per
-   * runtime directory.
+   * runtime directory. Providers with host cgroups also remove here the empty
+   * cgroup directories earlier runs left (any runtime directory's).
    */
   list(): Promise<SandboxInfo[]>;
   /** Destroys a sandbox by id, whether or not this process created it. Idempotent. */

@@ -1,14 +1,17 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { sleep } from '../host-processes.js';
 import type { SandboxLimits } from '../provider.js';
 import { CONTROLLERS, counterFiles, limitWrites, readCounters, type CgroupCounters, type CgroupVersion, type Controller } from './files.js';
 
 /**
- * One cgroup per sandbox, under `agenthost/<runtime hash>/<sandbox id>`, so
- * servers with different runtime directories (tests run several) never touch
- * each other's. Root (or a delegated subtree) is needed to create it.
+ * One cgroup per sandbox, under `agenthost/<provider>-<runtime hash>/<sandbox id>`,
+ * so servers with different runtime directories (tests run several) never
+ * touch each other's. Root (or a delegated subtree) is needed to create it.
+ * The runtime directory's level goes with its last sandbox: every test run
+ * and every server's temporary data dir would otherwise leave one behind in
+ * the kernel for good.
  */
 
 export interface CgroupLayout {
@@ -54,6 +57,42 @@ function write(path: string, value: string): void {
   writeFileSync(path, value);
 }
 
+/** rmdir of a cgroup, which the kernel refuses while it holds processes or child cgroups: whether it is gone. */
+function removeIfEmpty(dir: string): boolean {
+  try {
+    rmdirSync(dir);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+}
+
+/**
+ * Removes the runtime-directory levels (`agenthost/<provider>-<hash>`) of
+ * `provider` that hold no sandbox cgroup: what servers that died (or ran
+ * before these were removed with their last sandbox) left. Only empty ones
+ * go, and the kernel decides that atomically, so another server's level with
+ * a sandbox in it is never touched; one whose first sandbox it is creating
+ * at that very moment re-creates it (`SandboxCgroup.create`). Returns how
+ * many it removed, counted once across hierarchies.
+ */
+export function removeEmptyRuntimeCgroups(layout: CgroupLayout, provider: string): number {
+  const removed = new Set<string>();
+  const pattern = new RegExp(`^${provider.replace(/[^a-z0-9]/gi, '')}-[0-9a-f]{12}$`);
+  for (const mount of new Set(Object.values(layout.mounts))) {
+    let names: string[];
+    try {
+      names = readdirSync(join(mount, 'agenthost'), { withFileTypes: true }).filter((d) => d.isDirectory() && pattern.test(d.name)).map((d) => d.name);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (removeIfEmpty(join(mount, 'agenthost', name))) removed.add(name);
+    }
+  }
+  return removed.size;
+}
+
 export class SandboxCgroup {
   private constructor(
     readonly layout: CgroupLayout,
@@ -66,6 +105,17 @@ export class SandboxCgroup {
    * file that could not be written (not root, controller not delegated).
    */
   static create(layout: CgroupLayout, path: string, limits: SandboxLimits): SandboxCgroup {
+    // Another server's start-up may remove an empty runtime level between our mkdir of it and of the
+    // sandbox's own directory, or our last sandbox's destroy just did: once more finds it gone and makes it again.
+    try {
+      return SandboxCgroup.make(layout, path, limits);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      return SandboxCgroup.make(layout, path, limits);
+    }
+  }
+
+  private static make(layout: CgroupLayout, path: string, limits: SandboxLimits): SandboxCgroup {
     const cg = new SandboxCgroup(layout, path);
     const parts = path.split('/');
     for (const mount of new Set(Object.values(layout.mounts))) {
@@ -142,8 +192,9 @@ export class SandboxCgroup {
   }
 
   /**
-   * SIGKILLs everything left in it and removes it. Repeats while processes
-   * remain (a fork bomb refills what is killed). Idempotent.
+   * SIGKILLs everything left in it and removes it, and its runtime
+   * directory's level when no other sandbox is in it. Repeats while
+   * processes remain (a fork bomb refills what is killed). Idempotent.
    */
   async destroy(): Promise<void> {
     for (let round = 0; round < 50; round++) {
@@ -169,5 +220,6 @@ export class SandboxCgroup {
         }
       }
     }
+    for (const mount of new Set(Object.values(this.layout.mounts))) removeIfEmpty(join(mount, dirname(this.path)));
   }
 }
