@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -466,6 +466,7 @@ export function runSandboxContract(name: string, makeProvider: MakeProvider, opt
       waitFor(() => events.some((e) => e.kind === kind), ms, { keepAlive: true });
 
     test('limits: a memory balloon is killed and reported; the sandbox goes on', async () => {
+      const started = Date.now();
       const { s, events } = await limited({ memoryMib: 256 });
       // tail keeps a line in memory until it ends, and /dev/zero has no newline.
       const r = await run(s, 'head -c 900M /dev/zero | tail -n 1 >/dev/null; echo "balloon exit $?"');
@@ -474,6 +475,9 @@ export function runSandboxContract(name: string, makeProvider: MakeProvider, opt
       assert.ok(await waitForEvent(events, 'memory'), `no memory report: ${JSON.stringify(events)}`);
       assert.match(events.find((e) => e.kind === 'memory')!.message, /memory_mib: 256/);
       assert.equal((await run(s, 'echo still-here')).stdout, 'still-here\n');
+      // Nothing the engine runs writes where the server was started (Podman's conmon once left an empty `oom` file there).
+      const stray = join(process.cwd(), 'oom');
+      assert.ok(!existsSync(stray) || statSync(stray).mtimeMs < started, `${stray} appeared`);
     }, noLimits);
 
     test('limits: a fork bomb is refused and its processes killed; the sandbox goes on', async () => {

@@ -37,7 +37,10 @@ export async function startPodmanService(o: { idleTimeoutS?: number } = {}): Pro
   // runc where installed: crun 1.8 refuses hosts with cgroup v1 plus a v2 mount that holds a controller.
   const runtime = ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p));
   const args = [...(runtime ? ['--runtime', runtime] : []), 'system', 'service', `--time=${o.idleTimeoutS ?? 120}`, `unix://${socket}`];
-  const child: ChildProcess = spawn('podman', args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  // In its own directory: each container's conmon inherits the service's working directory and, when the
+  // kernel OOM-kills in the container, creates an empty file named `oom` there (besides the one in its
+  // state directory) - in the repository root, for tests run from it.
+  const child: ChildProcess = spawn('podman', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-4000)));
   const docker = new Docker({ socketPath: socket });
