@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { realpathSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -9,7 +10,8 @@ import type { AnyEvent } from './e2e.js';
 /** Processes in /proc, and `bin/agenthost serve` as a child process, for tests that kill servers. */
 
 export const BIN = fileURLToPath(new URL('../../bin/agenthost', import.meta.url));
-export const CLAUDE_BINARY_DIR = fileURLToPath(new URL('../../node_modules/@anthropic-ai/claude-agent-sdk-linux-x64/', import.meta.url));
+/** Real path: the server runs Claude Code from where module resolution leads, through a symlinked node_modules (a git worktree's). */
+export const CLAUDE_BINARY_DIR = `${realpathSync(fileURLToPath(new URL('../../node_modules/@anthropic-ai/claude-agent-sdk-linux-x64/', import.meta.url)))}/`;
 
 export interface Proc {
   pid: number;
