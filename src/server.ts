@@ -28,7 +28,7 @@ import type { Logger } from './logger.js';
 import { BudgetService } from './ops/budget.js';
 import { bundledCliPath, CliVersions } from './ops/cli-versions.js';
 import { CostMeter } from './ops/cost.js';
-import { MeteredEventLog } from './ops/event-metrics.js';
+import { EventMetrics } from './ops/event-metrics.js';
 import { NetnsBridges } from './ops/netns-bridge.js';
 import { ConnectionLimiter, RateLimiter } from './ops/limits.js';
 import { loadPriceTable } from './ops/pricing.js';
@@ -137,7 +137,7 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
   // OpenTelemetry and its exporter load only when an endpoint is set (~15 MiB otherwise held for nothing).
   const tracing: Tracing = config.otlpEndpoint ? (await import('./ops/otel.js')).createOtlpTracing(config.otlpEndpoint) : new NoopTracing();
   const webhooks = new WebhookService({ store, log: log.child({ component: 'webhooks' }), ...config.webhooks });
-  const events: EventLog = new MeteredEventLog(store, metrics, [tracing, webhooks]);
+  const events = new EventLog(store, { observers: [new EventMetrics(metrics), tracing, webhooks] });
   const meter = new CostMeter({ store, prices, metrics, log });
   const cliVersions = new CliVersions({ dataDir: config.dataDir, range: config.cli.range, registry: config.cli.registry });
   const bundledCli = existingBundledCli();

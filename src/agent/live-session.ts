@@ -299,7 +299,7 @@ export class LiveSession {
     const resolve = ask.resolve;
     this.asks.delete(ask.sdkToolUseId);
     this.waitingSinceMs = null;
-    await this.deps.events.append(this.deps.ref, [{ type: 'session.status_running' }], () => ({ status: 'running' }));
+    await this.deps.events.append(this.deps.ref, [{ type: 'session.status_running' }]);
     resolve(
       allow
         ? { behavior: 'allow', toolUseID: ask.sdkToolUseId }
@@ -370,7 +370,7 @@ export class LiveSession {
     this.idleSinceMs = null;
     this.waitingSinceMs = null;
     this.interrupted = false;
-    await this.deps.events.append(this.deps.ref, [{ type: 'session.status_running' }], () => ({ status: 'running' }));
+    await this.deps.events.append(this.deps.ref, [{ type: 'session.status_running' }]);
     this.input.push({
       type: 'user',
       message: { role: 'user', content: content as never },
@@ -438,7 +438,7 @@ export class LiveSession {
     for (const a of ready) a.announced = true;
     this.waitingSinceMs = Date.now();
     const stop: StopReason = { type: 'requires_action', event_ids: this.waitingToolUses() };
-    await this.deps.events.append(this.deps.ref, [idleDraft(stop)], () => ({ status: 'idle' }));
+    await this.deps.events.append(this.deps.ref, [idleDraft(stop)]);
   }
 
   private async consume(): Promise<void> {
@@ -468,7 +468,7 @@ export class LiveSession {
     this.turnActive = false;
     this.idleSinceMs = Date.now();
     await this.deps.events
-      .append(this.deps.ref, [sessionError('unknown_error', message, 'exhausted'), idleDraft({ type: 'retries_exhausted' })], () => ({ status: 'idle' }))
+      .append(this.deps.ref, [sessionError('unknown_error', message, 'exhausted'), idleDraft({ type: 'retries_exhausted' })])
       .then(() => this.deps.onTurnEnded?.(this, { type: 'retries_exhausted' }))
       .catch((error: unknown) => this.log.error({ err: error }, 'could not record a failed turn'));
   }
@@ -549,7 +549,6 @@ export class LiveSession {
     this.interrupted = false;
     this.asks.clear();
     await this.deps.events.append(this.deps.ref, drafts, (s) => ({
-      status: 'idle',
       body: { ...s.body, internal: { ...(s.body.internal as JsonObject), cost_usd: result.total_cost_usd ?? 0 } },
     }));
     this.deps.onTurnEnded?.(this, mapped.stopReason);

@@ -1,5 +1,5 @@
-import { EventLog, type AppendEventOptions, type EventDraft, type SessionMutation, type SessionRef } from '../sessions/event-log.js';
-import type { EventRecord, SessionRecord, Store } from '../store/store.js';
+import type { EventObserver } from '../sessions/event-log.js';
+import type { EventRecord } from '../store/store.js';
 import type { Metrics } from './metrics.js';
 
 /**
@@ -9,7 +9,7 @@ import type { Metrics } from './metrics.js';
  * its `agent.tool_result`. The log is the one place every path (API, agent,
  * triggers, recovery) goes through, so nothing is counted twice or missed.
  */
-export class EventMetrics {
+export class EventMetrics implements EventObserver {
   /** Session id → when its current turn started (ms). */
   private readonly turns = new Map<string, number>();
   /** Session id → its tool uses without a result yet: event id → tool name (and whether denied). */
@@ -67,53 +67,5 @@ export class EventMetrics {
       default:
         return;
     }
-  }
-}
-
-/** Anything that reads published events (metrics, traces, webhooks). Must not throw. */
-export interface EventObserver {
-  /** `workspaceId` is the session's, when an append or update named it. */
-  observe(sessionId: string, event: EventRecord, workspaceId?: string): void;
-}
-
-/** An EventLog whose published events also feed `EventMetrics` and any other observers. */
-export class MeteredEventLog extends EventLog {
-  private readonly observers: EventObserver[];
-  /** Session id → workspace id, learnt from appends and updates. */
-  private readonly workspaces = new Map<string, string>();
-
-  constructor(store: Store, metrics: Metrics, observers: EventObserver[] = []) {
-    super(store);
-    this.observers = [new EventMetrics(metrics), ...observers];
-  }
-
-  override append(
-    ref: SessionRef,
-    drafts: EventDraft[],
-    mutate?: SessionMutation,
-    options?: AppendEventOptions,
-  ): Promise<{ events: EventRecord[]; session: SessionRecord }> {
-    this.workspaces.set(ref.id, ref.workspaceId);
-    return super.append(ref, drafts, mutate, options);
-  }
-
-  override update(ref: SessionRef, mutate: SessionMutation): Promise<SessionRecord | null> {
-    this.workspaces.set(ref.id, ref.workspaceId);
-    return super.update(ref, mutate);
-  }
-
-  override publish(sessionId: string, events: EventRecord[]): void {
-    const workspaceId = this.workspaces.get(sessionId);
-    for (const event of events) {
-      if (event.type === 'session.deleted') this.workspaces.delete(sessionId);
-      for (const observer of this.observers) {
-        try {
-          observer.observe(sessionId, event, workspaceId);
-        } catch {
-          // Telemetry must never stop an event from reaching its subscribers.
-        }
-      }
-    }
-    super.publish(sessionId, events);
   }
 }

@@ -17,6 +17,7 @@ import { StartGate } from '../lifecycle/start-gate.js';
 import { StandbySet, standbyHoldMs } from '../lifecycle/standby.js';
 import { WarmPool, poolKey, type WarmMember, type WarmPoolSettings, type WarmPoolStatus } from '../lifecycle/warm-pool.js';
 import type { EventLog, SessionMutation, SessionRef } from './event-log.js';
+import { SerialQueue } from './serial-queue.js';
 import { inputCommitted, redeliveryContent, undeliveredMessages, withInternal } from './redeliver.js';
 
 /** The part of the model gateway the engine uses. */
@@ -142,7 +143,8 @@ export function lifecycleOf(environmentBody: JsonObject): LifecyclePolicy {
  */
 export class SessionEngine {
   private readonly live = new Map<string, LiveSession>();
-  private readonly chains = new Map<string, Promise<unknown>>();
+  /** Control operations on one session run one at a time. */
+  private readonly queue = new SerialQueue();
   private readonly spans = new Map<string, string>();
   private readonly boundWorkspaces = new Map<string, string>();
   /** Sessions whose workspace is their environment's shared one: session id → environment id. */
@@ -393,7 +395,7 @@ export class SessionEngine {
   private async deliverNow(session: SessionRecord, content: Json[]): Promise<void> {
     const refusal = await this.o.admitTurn?.(session);
     if (refusal) {
-      await this.o.events.append(session, [sessionError('billing_error', refusal), idleDraft({ type: 'budget_reached' })], () => ({ status: 'idle' }));
+      await this.o.events.append(session, [sessionError('billing_error', refusal), idleDraft({ type: 'budget_reached' })]);
       return;
     }
     try {
@@ -404,7 +406,7 @@ export class SessionEngine {
       await this.o.events.append(
         session,
         [sessionError('unknown_error', `could not start the session's sandbox: ${(error as Error).message}`), idleDraft({ type: 'retries_exhausted' })],
-        (s) => ({ status: 'idle', body: withRuntime(s.body, { sandbox_state: 'destroyed' }) }),
+        (s) => ({ body: withRuntime(s.body, { sandbox_state: 'destroyed' }) }),
       );
     }
   }
@@ -618,7 +620,6 @@ export class SessionEngine {
    */
   private async endInterrupted(session: SessionRecord, message: string): Promise<void> {
     const { events } = await this.o.events.append(session, [sessionError('unknown_error', message, 'exhausted'), idleDraft({ type: 'retries_exhausted' })], (s) => ({
-      status: 'idle',
       // A hibernated session's snapshot is still its workspace: the next start restores it.
       body: (s.body.runtime as JsonObject | undefined)?.sandbox_state === 'hibernated' ? s.body : withRuntime(s.body, { sandbox_state: 'destroyed' }),
     }));
@@ -1088,7 +1089,7 @@ export class SessionEngine {
     try {
       await this.o.onTaskFinished?.(ref, this.dirsFor(ref.id).workspace);
       await this.stop(ref);
-      await this.o.events.append(ref, [{ type: 'session.status_terminated' }], () => ({ status: 'terminated' }));
+      await this.o.events.append(ref, [{ type: 'session.status_terminated' }]);
     } catch (error) {
       this.log.error({ err: error, sessionId: ref.id }, 'could not finish an ephemeral session');
     }
@@ -1121,14 +1122,7 @@ export class SessionEngine {
   }
 
   private serialized<T>(sessionId: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.chains.get(sessionId) ?? Promise.resolve();
-    const next = previous.then(fn, fn);
-    const settled = next.catch(() => undefined);
-    this.chains.set(sessionId, settled);
-    void settled.then(() => {
-      if (this.chains.get(sessionId) === settled) this.chains.delete(sessionId);
-    });
-    return next;
+    return this.queue.run(sessionId, fn);
   }
 }
 

@@ -60,6 +60,38 @@ describe('EventLog', () => {
     assert.deepEqual(batches, [['a', 'b'], ['c']]);
   });
 
+  it('sets the session status from the status events appended, in the same commit', async () => {
+    const statuses: string[] = [];
+    log.subscribe(ref.id, () => void store.getSession(ref.workspaceId, ref.id).then((s) => statuses.push(s!.status)));
+    const { session: running } = await log.append(ref, [{ type: 'session.status_running' }]);
+    assert.equal(running.status, 'running');
+    await log.append(ref, [{ type: 'agent.message' }]);
+    assert.equal((await store.getSession(ref.workspaceId, ref.id))!.status, 'running');
+    const { session: idle } = await log.append(ref, [{ type: 'session.error' }, { type: 'session.status_idle' }], (s) => ({ body: { ...s.body, n: 1 } }));
+    assert.deepEqual([idle.status, idle.body.n], ['idle', 1]);
+    await log.append(ref, [{ type: 'session.status_terminated' }]);
+    await log.append(ref, [{ type: 'session.status_idle' }]);
+    assert.equal((await store.getSession(ref.workspaceId, ref.id))!.status, 'terminated');
+  });
+
+  it('hands every published event to its observers, with the workspace, before subscribers', async () => {
+    const seen: string[] = [];
+    const observed = new EventLog(store, {
+      observers: [
+        { observe: (id, event, ws) => void seen.push(`first ${event.type} ${id === ref.id} ${ws}`) },
+        {
+          observe: () => {
+            throw new Error('broken observer');
+          },
+        },
+        { observe: (_id, event) => void seen.push(`second ${event.type}`) },
+      ],
+    });
+    observed.subscribe(ref.id, (events) => void seen.push(...events.map((e) => `subscriber ${e.type}`)));
+    await observed.append(ref, [{ type: 'a' }, { type: 'b' }]);
+    assert.deepEqual(seen, [`first a true ${ref.workspaceId}`, 'second a', `first b true ${ref.workspaceId}`, 'second b', 'subscriber a', 'subscriber b']);
+  });
+
   it('keeps other subscribers when one throws, and unsubscribes', async () => {
     const seen: string[] = [];
     log.subscribe(ref.id, () => {

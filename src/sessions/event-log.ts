@@ -1,5 +1,7 @@
 import { StoreNotFoundError, type EventRecord, type IdempotencyRecord, type JsonObject, type NewEvent, type SessionPatch, type SessionRecord, type Store } from '../store/store.js';
 import { newId } from '../ids.js';
+import { SerialQueue } from './serial-queue.js';
+import { changesStatus, statusAfter } from './status.js';
 
 /**
  * Receives the events of one commit together, in seq order: a subscriber
@@ -21,8 +23,26 @@ export interface AppendEventOptions {
   idempotency?: (events: NewEvent[]) => IdempotencyRecord;
 }
 
-/** Computes a session change from the stored session; `updatedAt` is filled in. */
-export type SessionMutation = (current: SessionRecord, at: string) => Omit<SessionPatch, 'updatedAt'>;
+/**
+ * Computes a session change from the stored session; `updatedAt` is filled
+ * in. Never the status: that follows from the events appended (`statusAfter`).
+ */
+export type SessionMutation = (current: SessionRecord, at: string) => Omit<SessionPatch, 'updatedAt' | 'status'>;
+
+/**
+ * Reads events as they are published, before subscribers get them
+ * (metrics, traces, webhooks). Must not throw; one that does is skipped.
+ */
+export interface EventObserver {
+  /** `workspaceId` is the session's, when an append or update named it. */
+  observe(sessionId: string, event: EventRecord, workspaceId?: string): void;
+}
+
+export interface EventLogOptions {
+  /** Each published event goes to these, in order, then to the session's subscribers. */
+  observers?: readonly EventObserver[];
+  now?: () => Date;
+}
 
 /** An event about to be appended: its type and the fields besides id/type/processed_at. */
 export interface EventDraft {
@@ -34,7 +54,8 @@ export interface EventDraft {
 
 /**
  * The session event log: every event is committed to the store first and only
- * then handed to live subscribers, in `seq` order.
+ * then handed to observers and live subscribers, in `seq` order. A session's
+ * status is decided here, from the events appended (see `statusAfter`).
  *
  * Appends to one session are serialized here (a promise chain per session), so
  * subscribers see events in exactly the order of their seqs even when the API
@@ -42,12 +63,19 @@ export interface EventDraft {
  */
 export class EventLog {
   private readonly listeners = new Map<string, Set<EventListener>>();
-  private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly queue = new SerialQueue();
+  private readonly observers: readonly EventObserver[];
+  private readonly now: () => Date;
+  /** Session id → workspace id, learnt from appends and updates, for observers. */
+  private readonly workspaces = new Map<string, string>();
 
   constructor(
     private readonly store: Store,
-    private readonly now: () => Date = () => new Date(),
-  ) {}
+    options: EventLogOptions = {},
+  ) {
+    this.observers = options.observers ?? [];
+    this.now = options.now ?? (() => new Date());
+  }
 
   /** Builds stored events from drafts; `processed_at` is the commit time. */
   draft(drafts: EventDraft[]): NewEvent[] {
@@ -59,10 +87,11 @@ export class EventLog {
   }
 
   /**
-   * Commits events, and the change `mutate` makes to the session, in one
-   * transaction; then publishes the events. `mutate` sees the session as
-   * stored after every earlier append and update, so read-modify-write of the
-   * session body (usage, runtime) cannot lose a concurrent change.
+   * Commits events, the status they put the session in and the change
+   * `mutate` makes to it, in one transaction; then publishes the events.
+   * `mutate` sees the session as stored after every earlier append and
+   * update, so read-modify-write of the session body (usage, runtime) cannot
+   * lose a concurrent change.
    */
   async append(
     ref: SessionRef,
@@ -70,9 +99,10 @@ export class EventLog {
     mutate?: SessionMutation,
     options: AppendEventOptions = {},
   ): Promise<{ events: EventRecord[]; session: SessionRecord }> {
+    this.workspaces.set(ref.id, ref.workspaceId);
     return this.serialized(ref.id, async () => {
       const events = this.draft(drafts);
-      const patch = mutate ? await this.patchFor(ref, mutate) : undefined;
+      const patch = mutate || changesStatus(events) ? await this.patchFor(ref, mutate, events) : undefined;
       const idempotency = options.idempotency?.(events);
       const result = await this.store.appendEvents(ref.id, events, patch, idempotency ? { idempotency } : undefined);
       this.publish(ref.id, result.events);
@@ -82,21 +112,26 @@ export class EventLog {
 
   /** Changes the session without appending events, ordered with appends. Null when the session is gone. */
   async update(ref: SessionRef, mutate: SessionMutation): Promise<SessionRecord | null> {
+    this.workspaces.set(ref.id, ref.workspaceId);
     return this.serialized(ref.id, async () => {
       const patch = await this.patchFor(ref, mutate);
       return this.store.updateSession(ref.workspaceId, ref.id, patch);
     });
   }
 
-  private async patchFor(ref: SessionRef, mutate: SessionMutation): Promise<SessionPatch> {
+  private async patchFor(ref: SessionRef, mutate: SessionMutation | undefined, events: readonly NewEvent[] = []): Promise<SessionPatch> {
     const current = await this.store.getSession(ref.workspaceId, ref.id);
     if (!current) throw new StoreNotFoundError(`session ${ref.id} not found`);
     const at = this.now().toISOString();
-    return { ...mutate(current, at), updatedAt: at };
+    const patch: SessionPatch = { ...mutate?.(current, at), updatedAt: at };
+    const status = statusAfter(current.status, events);
+    if (status !== current.status) patch.status = status;
+    return patch;
   }
 
   /** Publishes events committed elsewhere (e.g. a session's initial events). */
   publish(sessionId: string, events: EventRecord[]): void {
+    this.observe(sessionId, events);
     const set = this.listeners.get(sessionId);
     if (!set || events.length === 0) return;
     for (const listener of set) {
@@ -128,13 +163,21 @@ export class EventLog {
 
   /** Runs `fn` after every earlier serialized call for this session has settled. */
   serialized<T>(sessionId: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.chains.get(sessionId) ?? Promise.resolve();
-    const next = previous.then(fn, fn);
-    const settled = next.catch(() => undefined);
-    this.chains.set(sessionId, settled);
-    void settled.then(() => {
-      if (this.chains.get(sessionId) === settled) this.chains.delete(sessionId);
-    });
-    return next;
+    return this.queue.run(sessionId, fn);
+  }
+
+  private observe(sessionId: string, events: readonly EventRecord[]): void {
+    if (this.observers.length === 0) return;
+    const workspaceId = this.workspaces.get(sessionId);
+    for (const event of events) {
+      if (event.type === 'session.deleted') this.workspaces.delete(sessionId);
+      for (const observer of this.observers) {
+        try {
+          observer.observe(sessionId, event, workspaceId);
+        } catch {
+          // Telemetry must never stop an event from reaching its subscribers.
+        }
+      }
+    }
   }
 }

@@ -19,6 +19,7 @@ import {
 import { lifecycleOf, type SessionEngine } from './engine.js';
 import type { EventLog } from './event-log.js';
 import { withInputCommitted } from './redeliver.js';
+import { INITIAL_STATUS, statusAfter } from './status.js';
 import { createSessionBody, sendEventsBody, updateSessionBody, type EventParams } from './schemas.js';
 
 /** Fields of an agent version copied into the session (BetaManagedAgentsSessionAgent). */
@@ -87,7 +88,7 @@ export class SessionService {
         agentId,
         agentVersion: version,
         environmentId: env.id,
-        status: 'idle',
+        status: statusAfter(INITIAL_STATUS, initial),
         createdAt: at,
         updatedAt: at,
         archivedAt: null,
@@ -149,10 +150,7 @@ export class SessionService {
     const session = await this.get(workspaceId, id);
     if (session.archivedAt) return session;
     await this.o.engine.stop(session);
-    const { session: archived } = await this.o.events.append(session, [{ type: 'session.status_terminated' }], (_s, at) => ({
-      status: 'terminated',
-      archivedAt: at,
-    }));
+    const { session: archived } = await this.o.events.append(session, [{ type: 'session.status_terminated' }], (_s, at) => ({ archivedAt: at }));
     return archived;
   }
 
