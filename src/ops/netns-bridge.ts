@@ -11,6 +11,10 @@ import type { Logger } from '../logger.js';
  * sandbox cannot see and connecting to 127.0.0.1:port inside the sandbox.
  * Nothing else is reachable through it: the sandbox's namespace has only its
  * own loopback. Entering a namespace needs root (nsenter).
+ *
+ * No bridge outlives the server: each dies with it (a parent-death signal),
+ * `closeAll` stops them on a clean stop, and `init` removes any an earlier
+ * run on the same directory left.
  */
 export class NetnsBridges {
   private readonly bridges = new Map<string, { netns: string; proc: ChildProcess; socket: string }>();
@@ -46,9 +50,12 @@ export class NetnsBridges {
     if (existing && existing.netns === netns && existing.proc.exitCode === null && existing.proc.signalCode === null && existsSync(existing.socket)) return existing.socket;
     this.stop(key);
     const socket = join(this.o.dir, `${sessionId}-${port}-${Date.now().toString(36)}.sock`);
+    // setpriv asks the kernel to SIGKILL the bridge when this server dies, even by SIGKILL; the
+    // death signal survives nsenter's exec of socat. (socat's per-connection children end with
+    // their connection, whose other end was this server.)
     const proc = spawn(
-      'nsenter',
-      ['--target', String(netnsPid), '--net', '--', 'socat', `UNIX-LISTEN:${socket},fork,unlink-early,mode=600`, `TCP:127.0.0.1:${port}`],
+      'setpriv',
+      ['--pdeathsig', 'KILL', '--', 'nsenter', '--target', String(netnsPid), '--net', '--', 'socat', `UNIX-LISTEN:${socket},fork,unlink-early,mode=600`, `TCP:127.0.0.1:${port}`],
       { detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';
@@ -59,7 +66,7 @@ export class NetnsBridges {
     while (!existsSync(socket)) {
       if (proc.exitCode !== null || proc.signalCode !== null || Date.now() > deadline) {
         this.stop(key);
-        throw new Error(`could not bridge into the sandbox's network: ${stderr.trim() || 'nsenter/socat did not start'}`);
+        throw new Error(`could not bridge into the sandbox's network: ${stderr.trim() || 'setpriv/nsenter/socat did not start'}`);
       }
       await new Promise((r) => setTimeout(r, 20));
     }
