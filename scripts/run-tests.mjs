@@ -52,7 +52,8 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-if (files.some((f) => f.startsWith('test/dashboard.'))) {
+// The browser tests open the console (previews-browser signs in to it before opening a preview).
+if (files.some((f) => f.startsWith('test/dashboard.') || f.startsWith('test/previews-browser.'))) {
   const status = npm('build:web');
   if (status !== 0) {
     console.error('building the web console failed (npm run build:web)');

@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Cron } from 'croner';
 import type { FastifyInstance } from 'fastify';
+import { registerApiOrigin } from './api/api-origin.js';
 import { buildApp } from './api/app.js';
 import { registerAgentRoutes } from './api/routes/agents.js';
 import { registerConsoleRoutes } from './api/routes/console.js';
@@ -11,7 +12,7 @@ import { registerFileRoutes } from './api/routes/files.js';
 import { registerHookRoutes } from './api/routes/hooks.js';
 import { registerLimits } from './api/routes/limits.js';
 import { registerMetricsRoute } from './api/routes/metrics.js';
-import { registerPreviewProxy, registerPreviewRoutes } from './api/routes/previews.js';
+import { registerPreviewRoutes } from './api/routes/previews.js';
 import { registerSessionRoutes } from './api/routes/sessions.js';
 import { registerRequestTracing } from './api/routes/tracing.js';
 import { registerWebhookRoutes } from './api/routes/webhooks.js';
@@ -32,6 +33,7 @@ import { EventMetrics } from './ops/event-metrics.js';
 import { NetnsBridges } from './ops/netns-bridge.js';
 import { ConnectionLimiter, RateLimiter } from './ops/limits.js';
 import { loadPriceTable } from './ops/pricing.js';
+import { startPreviewServer, type PreviewServer } from './ops/preview-server.js';
 import { PreviewService } from './ops/previews.js';
 import { PromMetrics } from './ops/prom-metrics.js';
 import { providerChecks } from './ops/readiness.js';
@@ -53,6 +55,8 @@ import { TriggerService } from './triggers/service.js';
 export interface Server {
   /** Base URL of the API, e.g. http://127.0.0.1:4100 */
   url: string;
+  /** Base URL of the preview listener (another origin than the API's), e.g. http://127.0.0.1:4101 */
+  previewsUrl: string;
   app: FastifyInstance;
   store: Store;
   engine: SessionEngine;
@@ -208,14 +212,15 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
   metrics.observeSessions(() => running.liveSessions());
   const bridges = new NetnsBridges({ dir: join(runtimeDir, 'previews'), log: log.child({ component: 'previews' }) });
   await bridges.init();
-  let publicUrl = config.publicUrl ?? '';
-  const previewBase = config.previewBaseUrl ? new URL(config.previewBaseUrl) : undefined;
+  // Previews have a listener (an origin) of their own; this is its public base, known once it listens.
+  let previewsPublicUrl = '';
+  const previewBase = config.previews.baseUrl ? new URL(config.previews.baseUrl) : undefined;
   const previews = new PreviewService({
     store,
     engine: running,
     bridges,
     log: log.child({ component: 'previews' }),
-    urlOf: (token) => (previewBase ? `${previewBase.protocol}//${token}.${previewBase.host}/` : `${publicUrl}/previews/${token}/`),
+    urlOf: (token) => (previewBase ? `${previewBase.protocol}//${token}.${previewBase.host}/` : `${previewsPublicUrl}/previews/${token}/`),
   });
   await engine.recover();
   engine.startReaper();
@@ -238,7 +243,7 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
     checks: providerChecks(providers, config.defaultProvider),
     hooks: (root: FastifyInstance) => {
       if (config.otlpEndpoint) registerRequestTracing(root, tracing);
-      registerPreviewProxy(root, previews, { domain: previewBase?.hostname, log });
+      registerApiOrigin(root, { previewDomain: previewBase?.hostname });
     },
     routes: async (v1) => {
       registerAgentRoutes(v1, agents);
@@ -267,9 +272,24 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${host}:${port}`;
-  log.info({ url, dataDir: config.dataDir, store: config.databaseUrl ? 'postgres' : 'sqlite', providers: [...providers.keys()] }, 'agenthost listening');
+  let previewServer: PreviewServer;
+  try {
+    previewServer = await startPreviewServer({
+      previews,
+      mode: previewBase ? { kind: 'host', domain: previewBase.hostname.toLowerCase() } : { kind: 'path' },
+      host: config.host,
+      port: config.previews.port,
+      secrets: config.metricsToken ? [config.metricsToken] : [],
+      log: log.child({ component: 'previews' }),
+    });
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+  const previewsUrl = `http://${host}:${previewServer.port}`;
+  previewsPublicUrl = config.previews.publicUrl ?? previewsUrl;
+  log.info({ url, previewsUrl, dataDir: config.dataDir, store: config.databaseUrl ? 'postgres' : 'sqlite', providers: [...providers.keys()] }, 'agenthost listening');
   webhooks.start();
-  publicUrl = config.publicUrl ?? url;
   previews.start();
   // Minor and patch updates of Claude Code are safe to apply on a schedule; majors wait for `cli update --major`.
   const cliUpdates = config.cli.updateSchedule
@@ -289,6 +309,7 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
   let closing: Promise<void> | undefined;
   return {
     url,
+    previewsUrl,
     app,
     store,
     engine,
@@ -298,6 +319,7 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
         await triggers.stop();
         await engine.shutdown();
         await app.close();
+        await previewServer.close();
         await gateway.close();
         await egress.close();
         cliUpdates?.stop();

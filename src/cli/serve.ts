@@ -8,7 +8,7 @@ export async function serve(_argv: string[], config: Readonly<Config>): Promise<
     log.warn('neither ANTHROPIC_API_KEY nor ANTHROPIC_AUTH_TOKEN is set: sessions will fail to reach the model');
   }
   const server = await startServer(config, log);
-  process.stdout.write(`agenthost listening on ${server.url}\n`);
+  process.stdout.write(`agenthost listening on ${server.url}\npreviews served on ${server.previewsUrl}\n`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'shutting down');

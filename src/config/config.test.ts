@@ -34,4 +34,17 @@ describe('loadConfig', () => {
   it('refuses the process provider as default unless allowed', () => {
     assert.throws(() => loadConfig({ AGENTHOST_DEFAULT_PROVIDER: 'process' }), /AGENTHOST_ALLOW_PROCESS_PROVIDER/);
   });
+
+  it('gives previews a listener of their own and refuses settings that would put them on the API’s origin', () => {
+    assert.deepEqual({ ...loadConfig({}).previews }, { port: 0, publicUrl: undefined, baseUrl: undefined });
+    assert.equal(loadConfig({ AGENTHOST_PREVIEW_PORT: '4101', AGENTHOST_PREVIEW_PUBLIC_URL: 'https://previews.example.com/' }).previews.publicUrl, 'https://previews.example.com');
+    const refused = (env: Record<string, string>, pattern: RegExp) =>
+      assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && pattern.test(e.message));
+    refused({ AGENTHOST_PORT: '4100', AGENTHOST_PREVIEW_PORT: '4100' }, /AGENTHOST_PREVIEW_PORT: must differ from AGENTHOST_PORT/);
+    refused({ AGENTHOST_PUBLIC_URL: 'https://agents.example.com', AGENTHOST_PREVIEW_PUBLIC_URL: 'https://agents.example.com/' }, /AGENTHOST_PREVIEW_PUBLIC_URL: is the API’s origin/);
+    refused({ AGENTHOST_PREVIEW_PUBLIC_URL: 'https://p.example.com', AGENTHOST_PREVIEW_BASE_URL: 'https://preview.example.com' }, /set one of the two/);
+    refused({ AGENTHOST_PREVIEW_BASE_URL: 'http://10.0.0.1' }, /needs a domain name/);
+    refused({ AGENTHOST_PUBLIC_URL: 'https://api.preview.example.com', AGENTHOST_PREVIEW_BASE_URL: 'https://preview.example.com' }, /is in the preview domain/);
+    assert.equal(loadConfig({ AGENTHOST_PUBLIC_URL: 'https://agents.example.com', AGENTHOST_PREVIEW_BASE_URL: 'https://example-previews.net' }).previews.baseUrl, 'https://example-previews.net');
+  });
 });

@@ -122,9 +122,19 @@ export const configSchema = z
       .optional(),
     /** npm registry Claude Code versions come from; default: npm's own configuration. */
     AGENTHOST_NPM_REGISTRY: z.string().url().optional(),
-    /** The API's public base URL, for links it hands out (path-style previews); default: the address it listens on. */
+    /** The API's public base URL (where the console is too); default: the address it listens on. */
     AGENTHOST_PUBLIC_URL: z.string().url().optional(),
-    /** Base URL of host-style previews (https://preview.example.com serves https://<token>.preview.example.com/; needs wildcard DNS). */
+    /**
+     * Port of the preview listener, on AGENTHOST_HOST: previews are served there and only there, never on
+     * the API's (and the console's) origin. 0, the default, is any free port (preview URLs come from the API).
+     */
+    AGENTHOST_PREVIEW_PORT: int(0, 65535).default(0),
+    /** Public base URL of the preview listener, for path-style preview URLs (<url>/previews/<token>/); default: the address it listens on. */
+    AGENTHOST_PREVIEW_PUBLIC_URL: z.string().url().optional(),
+    /**
+     * Base URL of host-style previews, an origin per preview: https://preview.example.com serves
+     * https://<token>.preview.example.com/ (wildcard DNS, routed to the preview listener).
+     */
     AGENTHOST_PREVIEW_BASE_URL: z.string().url().optional(),
   })
   .superRefine((c, ctx) => {
@@ -142,6 +152,7 @@ export const configSchema = z
         message: `must not exceed AGENTHOST_WARM_POOL_MAX (${c.AGENTHOST_WARM_POOL_MAX}); raise the max or lower the min`,
       });
     }
+    for (const issue of previewIssues(c)) ctx.addIssue({ code: 'custom', ...issue });
     if (c.AGENTHOST_DEFAULT_PROVIDER === 'process' && !c.AGENTHOST_ALLOW_PROCESS_PROVIDER) {
       ctx.addIssue({
         code: 'custom',
@@ -153,6 +164,36 @@ export const configSchema = z
   });
 
 export type RawConfig = z.infer<typeof configSchema>;
+
+type PreviewSettings = Pick<RawConfig, 'AGENTHOST_PORT' | 'AGENTHOST_PUBLIC_URL' | 'AGENTHOST_PREVIEW_PORT' | 'AGENTHOST_PREVIEW_PUBLIC_URL' | 'AGENTHOST_PREVIEW_BASE_URL'>;
+
+/** Previews must never share an origin with the API and the console, whatever the settings say. */
+function previewIssues(c: PreviewSettings): Array<{ path: string[]; message: string }> {
+  const issues: Array<{ path: string[]; message: string }> = [];
+  if (c.AGENTHOST_PREVIEW_PORT !== 0 && c.AGENTHOST_PREVIEW_PORT === c.AGENTHOST_PORT) {
+    issues.push({ path: ['AGENTHOST_PREVIEW_PORT'], message: 'must differ from AGENTHOST_PORT: previews never share the API’s (and the console’s) origin' });
+  }
+  const api = c.AGENTHOST_PUBLIC_URL ? new URL(c.AGENTHOST_PUBLIC_URL) : undefined;
+  if (c.AGENTHOST_PREVIEW_PUBLIC_URL) {
+    if (c.AGENTHOST_PREVIEW_BASE_URL) {
+      issues.push({ path: ['AGENTHOST_PREVIEW_PUBLIC_URL'], message: 'host-style previews (AGENTHOST_PREVIEW_BASE_URL) have no path-style URL: set one of the two' });
+    }
+    if (api && new URL(c.AGENTHOST_PREVIEW_PUBLIC_URL).origin === api.origin) {
+      issues.push({ path: ['AGENTHOST_PREVIEW_PUBLIC_URL'], message: 'is the API’s origin (AGENTHOST_PUBLIC_URL): give the preview listener its own host or port' });
+    }
+  }
+  if (c.AGENTHOST_PREVIEW_BASE_URL) {
+    const domain = new URL(c.AGENTHOST_PREVIEW_BASE_URL).hostname.toLowerCase();
+    if (/^[\d.]+$/.test(domain) || domain.startsWith('[')) {
+      issues.push({ path: ['AGENTHOST_PREVIEW_BASE_URL'], message: 'needs a domain name (previews are its subdomains), not an IP address' });
+    }
+    const apiHost = api?.hostname.toLowerCase();
+    if (apiHost && (apiHost === domain || apiHost.endsWith(`.${domain}`))) {
+      issues.push({ path: ['AGENTHOST_PREVIEW_BASE_URL'], message: `the API’s host (${apiHost}, AGENTHOST_PUBLIC_URL) is in the preview domain: use a domain of previews only` });
+    }
+  }
+  return issues;
+}
 
 export interface Config {
   port: number;
@@ -182,7 +223,7 @@ export interface Config {
   webhooks: { retryBaseMs: number; maxAttempts: number; allowPrivate: boolean };
   cli: { range: string | undefined; updateSchedule: string | undefined; registry: string | undefined };
   publicUrl: string | undefined;
-  previewBaseUrl: string | undefined;
+  previews: { port: number; publicUrl: string | undefined; baseUrl: string | undefined };
 }
 
 export class ConfigError extends Error {
@@ -240,6 +281,10 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
     }),
     cli: Object.freeze({ range: c.AGENTHOST_CLI_VERSION_RANGE, updateSchedule: c.AGENTHOST_CLI_UPDATE_SCHEDULE, registry: c.AGENTHOST_NPM_REGISTRY }),
     publicUrl: c.AGENTHOST_PUBLIC_URL?.replace(/\/+$/, ''),
-    previewBaseUrl: c.AGENTHOST_PREVIEW_BASE_URL,
+    previews: Object.freeze({
+      port: c.AGENTHOST_PREVIEW_PORT,
+      publicUrl: c.AGENTHOST_PREVIEW_PUBLIC_URL?.replace(/\/+$/, ''),
+      baseUrl: c.AGENTHOST_PREVIEW_BASE_URL,
+    }),
   });
 }

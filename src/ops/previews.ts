@@ -51,7 +51,7 @@ export class PreviewService {
       engine: PreviewEngine;
       bridges: NetnsBridges;
       log: Logger;
-      /** The preview URL of a token, e.g. `https://<token>.preview.example.com/`. */
+      /** The preview URL of a token, on the preview listener's origin(s), e.g. `https://<token>.preview.example.com/`. */
       urlOf: (token: string) => string;
       now?: () => Date;
     },
@@ -144,8 +144,10 @@ export class PreviewService {
     this.o.bridges.closeAll();
   }
 
-  render(p: Preview): JsonObject {
-    return { type: 'port_preview', id: p.id, session_id: p.sessionId, port: p.port, url: this.o.urlOf(p.token), created_at: p.createdAt, expires_at: p.expiresAt };
+  /** The API's view of a preview; `url: null` without `withUrl`. */
+  render(p: Preview, o: { withUrl: boolean }): JsonObject {
+    const url = o.withUrl ? this.o.urlOf(p.token) : null;
+    return { type: 'port_preview', id: p.id, session_id: p.sessionId, port: p.port, url, created_at: p.createdAt, expires_at: p.expiresAt };
   }
 
   private prune(): void {
