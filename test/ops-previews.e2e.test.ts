@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
+import { createApiKey } from '../src/api/auth.js';
 import { after, before, describe, it } from 'node:test';
 import { runTurn, startOps, type OpsServer } from './ops-helpers.js';
 
@@ -212,6 +213,24 @@ describe('port previews', { timeout: 300_000 }, () => {
     assert.equal(own.authorization, 'Bearer the-app-s-own-token');
     // What the sandbox sets is scoped to this preview: no Domain, a Path under its prefix.
     assert.deepEqual(echo.headers.getSetCookie(), [`__ahp_own=1; HttpOnly; Path=/previews/${token}/`, '__ahp_theme=dark']);
+  });
+
+  it('a read-only key lists previews without their URLs', async () => {
+    const id = await sessionServing('E');
+    const created = await api('POST', `/v1/sessions/${id}/ports`, { port: PORT });
+    const token = new URL(String(created.body.url)).pathname.split('/')[2]!;
+    const readOnly = await createApiKey(h.server.store, 'ops', { scope: 'read_only' });
+    assert.equal(readOnly.workspaceId, h.workspaceId);
+    const listed = await fetch(`${h.server.url}/v1/sessions/${id}/ports`, { headers: { 'x-api-key': readOnly.key } });
+    assert.equal(listed.status, 200);
+    const text = await listed.text();
+    assert.ok(!text.includes(token), `a read-only key got the preview's capability: ${text}`);
+    const data = (JSON.parse(text) as { data: Array<Record<string, unknown>> }).data;
+    assert.deepEqual(data.map((p) => [p.id, p.port, p.url]), [[created.body.id, PORT, null]]);
+    assert.equal((await api('POST', `/v1/sessions/${id}/ports`, { port: PORT }, readOnly.key)).status, 403);
+    assert.equal((await api('DELETE', `/v1/sessions/${id}/ports/${String(created.body.id)}`, undefined, readOnly.key)).status, 403);
+    const full = await api('GET', `/v1/sessions/${id}/ports`);
+    assert.equal((full.body.data as Array<{ url: string }>)[0]?.url, created.body.url, 'a full key still gets the URL');
   });
 
   it('a request to a hibernated session’s preview wakes the session', async () => {

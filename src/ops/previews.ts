@@ -144,7 +144,7 @@ export class PreviewService {
     this.o.bridges.closeAll();
   }
 
-  /** The API's view of a preview; `url: null` without `withUrl`. */
+  /** The API's view of a preview; `url: null` without `withUrl` (for read-only keys: the URL is a capability that writes). */
   render(p: Preview, o: { withUrl: boolean }): JsonObject {
     const url = o.withUrl ? this.o.urlOf(p.token) : null;
     return { type: 'port_preview', id: p.id, session_id: p.sessionId, port: p.port, url, created_at: p.createdAt, expires_at: p.expiresAt };
