@@ -63,13 +63,18 @@ describe('preview bridges live and die with their server', { timeout: 240_000 },
     };
   });
 
-  after(async () => {
+  /** Kills the servers this test started that still run (one whose test failed early), so the port is free. */
+  async function killServers(): Promise<void> {
     for (const s of servers) {
       if (s.child.exitCode === null && s.child.signalCode === null) {
         s.child.kill('SIGKILL');
         await s.exited;
       }
     }
+  }
+
+  after(async () => {
+    await killServers();
     for (const pid of dataDir ? await bridgesOf(dataDir) : []) process.kill(pid, 'SIGKILL');
     await model?.close();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
@@ -82,7 +87,7 @@ describe('preview bridges live and die with their server', { timeout: 240_000 },
     const environment = await client.beta.environments.create({ name: 'web', config: { type: 'cloud' } });
     const session = await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
     const command = `setsid node -e "require('http').createServer((q, s) => s.end('served')).listen(${PORT}, '127.0.0.1')" > /dev/null 2>&1 < /dev/null &
-for i in $(seq 50); do node -e "require('http').get('http://127.0.0.1:${PORT}/', () => process.exit(0)).on('error', () => process.exit(1))" && break; sleep 0.1; done
+for i in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/${PORT}) 2>/dev/null && break; sleep 0.1; done
 echo started`;
     model.setScript([
       { when: 'tools', tool_use: { name: 'Bash', input: { command } } },
@@ -90,7 +95,7 @@ echo started`;
     ]);
     const stream = await client.beta.sessions.events.stream(session.id);
     await client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'serve' }] }] });
-    await readStream(stream, isIdle);
+    await readStream(stream, isIdle, 180_000);
     const created = await fetch(`${serve.url}/v1/sessions/${session.id}/ports`, {
       method: 'POST',
       headers: { 'x-api-key': key, 'content-type': 'application/json' },
@@ -113,6 +118,7 @@ echo started`;
   });
 
   it('a server removes what an earlier run left, and a stopped one leaves none', async () => {
+    await killServers();
     // A bridge as a dead server would have left it (not this test's child: it ignores our death).
     const dir = join(dataDir, 'run', 'previews');
     await mkdir(dir, { recursive: true });

@@ -5,7 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import type Anthropic from '@anthropic-ai/sdk';
 import { chromium, type Browser } from 'playwright-core';
 import { CONSOLE_DIST } from '../src/api/routes/console.js';
-import { runTurn, startOps, type OpsServer } from './ops-helpers.js';
+import { isIdle, readStream } from './helpers/e2e.js';
+import { startOps, type OpsServer } from './ops-helpers.js';
 
 /**
  * A preview is a page another workspace's agent wrote: in a real browser
@@ -59,7 +60,7 @@ http.createServer((req, res) => {
 
 const startCommand = (source: string) => `echo ${Buffer.from(source).toString('base64')} | base64 -d > attack.js
 setsid node attack.js > attack.log 2>&1 < /dev/null &
-for i in $(seq 50); do node -e "require('http').get('http://127.0.0.1:${PORT}/stolen', () => process.exit(0)).on('error', () => process.exit(1))" && break; sleep 0.1; done
+for i in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/${PORT}) 2>/dev/null && break; sleep 0.1; done
 echo started`;
 
 describe('previews in a browser signed in to the console (sqlite, bwrap, chromium)', { timeout: 300_000 }, () => {
@@ -90,7 +91,10 @@ describe('previews in a browser signed in to the console (sqlite, bwrap, chromiu
       { when: 'tools', tool_use: { name: 'Bash', input: { command: startCommand(attackServer(h.server.url)) } } },
       { when: 'tools', text: 'serving' },
     ]);
-    const events = await runTurn(client, session.id, 'serve the page');
+    // A longer wait than runTurn's: two Claude Code start-ups and Chromium share this machine with other suites.
+    const stream = await client.beta.sessions.events.stream(session.id);
+    await client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'serve the page' }] }] });
+    const events = await readStream(stream, isIdle, 180_000);
     const result = events.find((e) => e.type === 'agent.tool_result') as { content: Array<{ text: string }> } | undefined;
     assert.match(result?.content[0]?.text ?? '', /started/);
     const res = await fetch(`${h.server.url}/v1/sessions/${session.id}/ports`, {
