@@ -77,11 +77,11 @@ export async function startOps(o: { backend: TestBackend; env?: Record<string, s
   };
 }
 
-/** Sends a message and reads the session's stream until the turn's idle. */
-export async function runTurn(client: Anthropic, sessionId: string, message: string): Promise<AnyEvent[]> {
+/** Sends a message and reads the session's stream until the turn's idle (failing after `timeoutMs`). */
+export async function runTurn(client: Anthropic, sessionId: string, message: string, timeoutMs = 90_000): Promise<AnyEvent[]> {
   const stream = await client.beta.sessions.events.stream(sessionId);
   await client.beta.sessions.events.send(sessionId, { events: [{ type: 'user.message', content: [{ type: 'text', text: message }] }] });
-  return readStream(stream, isIdle);
+  return readStream(stream, isIdle, timeoutMs);
 }
 
 /** Parses Prometheus text into `name{labels}` → value (labels as written, sorted by prom-client). */

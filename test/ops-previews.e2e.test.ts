@@ -30,7 +30,7 @@ server.on('upgrade', (req, socket) => {
 server.listen(${PORT}, '127.0.0.1');
 EOF
 setsid node server.js > server.log 2>&1 < /dev/null &
-for i in $(seq 50); do node -e "require('http').get('http://127.0.0.1:${PORT}/', () => process.exit(0)).on('error', () => process.exit(1))" && break; sleep 0.1; done
+for i in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/${PORT}) 2>/dev/null && break; sleep 0.1; done
 echo started`;
 
 /** Raw GET with any path and Host (fetch would normalize `..` away). */
@@ -84,13 +84,14 @@ async function sessionServingIn(h: OpsServer, agentId: string, envId: string, na
     { when: 'tools', tool_use: { name: 'Bash', input: { command: startServer(name) } } },
     { when: 'tools', text: 'serving' },
   ]);
-  const events = await runTurn(h.client, session.id, 'start a server');
+  // Longer than a turn usually needs: Claude Code and node start slowly on a loaded machine.
+  const events = await runTurn(h.client, session.id, 'start a server', 180_000);
   const result = events.find((e) => e.type === 'agent.tool_result') as { content: Array<{ text: string }> } | undefined;
   assert.match(result?.content[0]?.text ?? '', /started/);
   return session.id;
 }
 
-describe('port previews', { timeout: 300_000 }, () => {
+describe('port previews', { timeout: 900_000 }, () => {
   let h: OpsServer;
   let agentId: string;
   let envId: string;
@@ -248,7 +249,7 @@ describe('port previews', { timeout: 300_000 }, () => {
       { when: 'tools', tool_use: { name: 'Bash', input: { command: startServer('C again') } } },
       { when: 'tools', text: 'serving again' },
     ]);
-    await runTurn(h.client, id, 'start it again');
+    await runTurn(h.client, id, 'start it again', 180_000);
     assert.match(await (await fetch(url)).text(), /preview of C again/);
   });
 
