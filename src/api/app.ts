@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { ReadinessCheck } from '../ops/readiness.js';
 import type { Store } from '../store/store.js';
+import { checkStorableJson } from '../text-rules.js';
 import { createAuthenticator } from './auth.js';
 
 export interface AppOptions {
@@ -132,6 +133,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     v1.addHook('onRequest', async (request) => {
       request.log = request.log.child({ workspaceId: request.auth.workspaceId, keyId: request.auth.keyId });
     });
+    // No NUL or unpaired surrogate anywhere in a JSON body: neither is stored alike on both databases.
+    v1.addHook('preValidation', async (request) => checkStorableJson(request.body));
     await options.routes(v1);
   });
 

@@ -3,6 +3,7 @@ import { AppError, ErrorCode, invalid, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import type { JsonObject, Store } from '../store/store.js';
 import { MountPathError, checkMountPathsDisjoint, resolveMountPath } from './names.js';
+import { singleLine } from '../text-rules.js';
 
 /** Resource types the client knows that agenthost does not mount. */
 const UNSUPPORTED = ['github_repository', 'memory_store'] as const;
@@ -10,8 +11,8 @@ const UNSUPPORTED = ['github_repository', 'memory_store'] as const;
 export const fileResourceParams = z
   .object({
     type: z.literal('file'),
-    file_id: z.string().min(1).max(200),
-    mount_path: z.string().max(4096).nullable().optional(),
+    file_id: singleLine(z.string().min(1).max(200)),
+    mount_path: singleLine(z.string().max(4096)).nullable().optional(),
   })
   .strict();
 

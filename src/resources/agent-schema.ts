@@ -6,6 +6,7 @@ import {
   nameSchema,
   permissionPolicySchema,
 } from './common-schema.js';
+import { singleLine } from '../text-rules.js';
 
 /**
  * Request schemas for `POST /v1/agents` and `POST /v1/agents/{id}`, mirroring
@@ -40,7 +41,7 @@ const effortParam = z.union([effortLevel, z.strictObject({ type: effortLevel })]
 export const modelConfigParamsSchema = z.strictObject({
   id: modelId,
   effort: effortParam.nullish(),
-  inference_geo: z.string().min(1).max(64).nullish(),
+  inference_geo: singleLine(z.string().min(1).max(64)).nullish(),
   speed: z.enum(['standard', 'fast']).nullish(),
 });
 
@@ -69,7 +70,7 @@ const domainWithPath = z
   .regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(\/\S*)?$/, 'must be a hostname like "docs.example.com", optionally with a path');
 const domainList = (d: z.ZodString) => z.array(d).min(1, 'an empty list is rejected; omit the field instead').max(64);
 
-const toolReference = z.strictObject({ name: z.string().min(1).max(128), type: z.literal('tool_reference') });
+const toolReference = z.strictObject({ name: singleLine(z.string().min(1).max(128)), type: z.literal('tool_reference') });
 const toolReferenceList = z
   .array(toolReference)
   .min(1)
@@ -97,13 +98,13 @@ export const urlSourcesParamsSchema = z.strictObject({
 
 const userLocation = z.strictObject({
   type: z.literal('approximate'),
-  city: z.string().max(256).nullish(),
+  city: singleLine(z.string().max(256)).nullish(),
   country: z
     .string()
     .regex(/^[A-Z]{2}$/, 'must be a two-letter ISO 3166-1 country code, uppercase')
     .nullish(),
-  region: z.string().max(256).nullish(),
-  timezone: z.string().max(64).nullish(),
+  region: singleLine(z.string().max(256)).nullish(),
+  timezone: singleLine(z.string().max(64)).nullish(),
 });
 
 function toolConfigBase<N extends AgentToolName>(name: N) {
@@ -156,9 +157,9 @@ export const agentToolsetParamsSchema = z.strictObject({
 
 export const mcpToolsetParamsSchema = z.strictObject({
   type: z.literal('mcp_toolset'),
-  mcp_server_name: z.string().min(1).max(255),
+  mcp_server_name: singleLine(z.string().min(1).max(255)),
   configs: z
-    .array(z.strictObject({ name: z.string().min(1).max(128), enabled: z.boolean().nullish(), permission_policy: policyParam }))
+    .array(z.strictObject({ name: singleLine(z.string().min(1).max(128)), enabled: z.boolean().nullish(), permission_policy: policyParam }))
     .max(TOOLS_MAX)
     .optional(),
   default_config: toolsetDefaultConfigParams,
@@ -184,19 +185,19 @@ export const toolParamsSchema = z.discriminatedUnion('type', [agentToolsetParams
 export type ToolParams = z.infer<typeof toolParamsSchema>;
 
 export const mcpServerParamsSchema = z.strictObject({
-  name: z.string().min(1).max(255),
+  name: singleLine(z.string().min(1).max(255)),
   type: z.literal('url'),
-  url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048),
+  url: singleLine(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048)),
 });
 
 export const skillParamsSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('anthropic'), skill_id: z.string().min(1).max(128), version: z.string().min(1).max(64).nullish() }),
-  z.strictObject({ type: z.literal('custom'), skill_id: z.string().min(1).max(128), version: z.string().min(1).max(64).nullish() }),
+  z.strictObject({ type: z.literal('anthropic'), skill_id: singleLine(z.string().min(1).max(128)), version: singleLine(z.string().min(1).max(64)).nullish() }),
+  z.strictObject({ type: z.literal('custom'), skill_id: singleLine(z.string().min(1).max(128)), version: singleLine(z.string().min(1).max(64)).nullish() }),
 ]);
 
 export const executionIdentityParamsSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('service_account') }),
-  z.strictObject({ type: z.literal('aws_role'), role_arn: z.string().min(1).max(2048) }),
+  z.strictObject({ type: z.literal('aws_role'), role_arn: singleLine(z.string().min(1).max(2048)) }),
 ]);
 
 const systemSchema = z.string().max(SYSTEM_MAX);

@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import { invalid } from '../errors.js';
 import type { JsonObject } from '../store/store.js';
+import { singleLine, singleLineKeys } from '../text-rules.js';
 
 /**
  * Pieces shared by the agent and environment schemas: names, descriptions,
@@ -14,24 +15,21 @@ export const METADATA_MAX_KEYS = 16;
 export const METADATA_KEY_MAX = 64;
 export const METADATA_VALUE_MAX = 512;
 
-export const nameSchema = z
-  .string()
-  .min(1)
-  .max(NAME_MAX)
-  .refine((s) => s.trim().length > 0, 'must not be blank');
+export const nameSchema = singleLine(z.string().min(1).max(NAME_MAX)).refine((s) => s.trim().length > 0, 'must not be blank');
 
 export const descriptionSchema = z.string().max(DESCRIPTION_MAX);
 
 const metadataKey = z.string().min(1).max(METADATA_KEY_MAX);
-const metadataValue = z.string().max(METADATA_VALUE_MAX);
+const metadataValue = singleLine(z.string().max(METADATA_VALUE_MAX));
 
-/** A whole metadata bag, as sent on create. */
-export const metadataSchema = z
-  .record(metadataKey, metadataValue)
-  .refine((m) => Object.keys(m).length <= METADATA_MAX_KEYS, `at most ${METADATA_MAX_KEYS} keys`);
+/** A whole metadata bag, as sent on create. Keys and values are single lines (see `text-rules.ts`). */
+export const metadataSchema = singleLineKeys(z.record(metadataKey, metadataValue)).refine(
+  (m) => Object.keys(m).length <= METADATA_MAX_KEYS,
+  `at most ${METADATA_MAX_KEYS} keys`,
+);
 
 /** A metadata patch, as sent on update: a null value deletes the key. */
-export const metadataPatchSchema = z.record(metadataKey, metadataValue.nullable());
+export const metadataPatchSchema = singleLineKeys(z.record(metadataKey, metadataValue.nullable()));
 
 /**
  * Applies a metadata patch. `deleteEmpty` makes an empty string delete the key

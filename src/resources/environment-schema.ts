@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { descriptionSchema, metadataPatchSchema, metadataSchema, nameSchema } from './common-schema.js';
+import { singleLine } from '../text-rules.js';
 
 /**
  * Request schemas for `POST /v1/environments` and `POST /v1/environments/{id}`,
@@ -35,11 +36,13 @@ export const networkingParamsSchema = z.discriminatedUnion('type', [
 
 // Package specs end up as arguments of an installer inside the sandbox: no
 // whitespace, and no leading "-" that an installer would read as an option.
-const packageSpec = z
-  .string()
-  .min(1)
-  .max(256)
-  .regex(/^[^\s-]\S*$/, 'must be a package name (optionally with a version) without whitespace, not starting with "-"');
+const packageSpec = singleLine(
+  z
+    .string()
+    .min(1)
+    .max(256)
+    .regex(/^[^\s-]\S*$/, 'must be a package name (optionally with a version) without whitespace, not starting with "-"'),
+);
 const packageList = z.array(packageSpec).max(256).nullish();
 
 export const packagesParamsSchema = z.strictObject({
@@ -59,7 +62,7 @@ export const packagesParamsSchema = z.strictObject({
  * `environment-body.ts`); responses show the resolved values.
  */
 export const sandboxParamsSchema = z.strictObject({
-  provider: z.string().min(1).max(64).nullish(),
+  provider: singleLine(z.string().min(1).max(64)).nullish(),
   /** Memory of all the sandbox's processes together, MiB. */
   memory_mib: z.number().int().min(256).max(1024 * 1024).nullish(),
   /** CPU time in CPUs, to a hundredth (0.5 = half a core). */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { sessionResourceParams } from '../files/session-resources.js';
+import { singleLine, singleLineKeys } from '../text-rules.js';
 
 /**
  * Request bodies for sessions and events, mirroring the client's
@@ -32,16 +33,16 @@ export const userMessageParams = z
   .strict();
 
 export const userInterruptParams = z
-  .object({ type: z.literal('user.interrupt'), session_thread_id: z.string().nullable().optional() })
+  .object({ type: z.literal('user.interrupt'), session_thread_id: singleLine(z.string()).nullable().optional() })
   .strict();
 
 export const userToolConfirmationParams = z
   .object({
     type: z.literal('user.tool_confirmation'),
-    tool_use_id: z.string().min(1),
+    tool_use_id: singleLine(z.string().min(1)),
     result: z.enum(['allow', 'deny']),
     deny_message: z.string().max(10_000).nullable().optional(),
-    session_thread_id: z.string().nullable().optional(),
+    session_thread_id: singleLine(z.string()).nullable().optional(),
   })
   .strict();
 
@@ -80,9 +81,10 @@ export const sendEventsBody = z
   .object({ events: z.array(eventParams).min(1, 'send at least one event').max(100) })
   .strict();
 
-const metadata = z.record(z.string().max(64), z.string().max(512)).refine((m) => Object.keys(m).length <= 16, 'at most 16 metadata keys');
-const metadataPatch = z
-  .record(z.string().max(64), z.string().max(512).nullable())
+const metadataKey = z.string().max(64);
+const metadataValue = singleLine(z.string().max(512));
+const metadata = singleLineKeys(z.record(metadataKey, metadataValue)).refine((m) => Object.keys(m).length <= 16, 'at most 16 metadata keys');
+const metadataPatch = singleLineKeys(z.record(metadataKey, metadataValue.nullable()))
   .refine((m) => Object.keys(m).length <= 16, 'at most 16 metadata keys');
 
 export const budgetParams = z
@@ -98,15 +100,15 @@ export const budgetParams = z
   .strict();
 
 const agentRef = z.union([
-  z.string().min(1),
-  z.object({ type: z.literal('agent'), id: z.string().min(1), version: z.number().int().positive().optional() }).strict(),
+  singleLine(z.string().min(1)),
+  z.object({ type: z.literal('agent'), id: singleLine(z.string().min(1)), version: z.number().int().positive().optional() }).strict(),
 ]);
 
 export const createSessionBody = z
   .object({
     agent: agentRef,
-    environment_id: z.string().min(1),
-    title: z.string().max(500).nullable().optional(),
+    environment_id: singleLine(z.string().min(1)),
+    title: singleLine(z.string().max(500)).nullable().optional(),
     metadata: metadata.optional(),
     budget: budgetParams.optional(),
     initial_events: z.array(userMessageParams).max(100).optional(),
@@ -117,7 +119,7 @@ export const createSessionBody = z
 
 export const updateSessionBody = z
   .object({
-    title: z.string().max(500).nullable().optional(),
+    title: singleLine(z.string().max(500)).nullable().optional(),
     metadata: metadataPatch.nullable().optional(),
     budget: budgetParams.nullable().optional(),
     vault_ids: z.array(z.string()).max(0, 'vaults are not supported by agenthost').optional(),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { userMessageParams } from '../sessions/schemas.js';
+import { singleLine } from '../text-rules.js';
 
 /**
  * Request bodies of the trigger API (an agenthost extension). Objects are
@@ -14,8 +15,8 @@ const message = z.union([z.string().min(1).max(100_000), userMessageParams.shape
 export const createCronTriggerBody = z
   .object({
     type: z.literal('cron'),
-    schedule: z.string().min(1).max(200),
-    timezone: z.string().min(1).max(100).optional(),
+    schedule: singleLine(z.string().min(1).max(200)),
+    timezone: singleLine(z.string().min(1).max(100)).optional(),
     message,
   })
   .strict();

@@ -7,6 +7,7 @@ import { OCTET_STREAM, mimeTypeFor, validMimeType } from '../../files/mime.js';
 import { uploadFilename } from '../../files/names.js';
 import { renderFile } from '../../files/render.js';
 import type { FileService } from '../../files/service.js';
+import { notSingleLine } from '../../text-rules.js';
 import { queryArray, toListResponse, toPageQuery } from '../paging.js';
 
 export interface FileRouteDeps {
@@ -125,6 +126,8 @@ async function readUpload(request: FastifyRequest, files: FileService, maxBytes:
         const file = part as MultipartFile;
         if (file.fieldname !== 'file') throw invalid(`unexpected file part ${JSON.stringify(file.fieldname)}; send the file as "file"`);
         if (staged) throw invalid('send exactly one file per upload');
+        const badName = file.filename ? notSingleLine(file.filename) : null;
+        if (badName) throw invalid(`filename: ${badName}`);
         staged = await files.blobs.stage(file.file, maxBytes);
         if (file.file.truncated) throw tooLarge(maxBytes);
         // A generic or missing type says nothing; the name's extension may.
