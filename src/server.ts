@@ -233,7 +233,7 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
     warmPoolStatus: (workspaceId, id) => running.warmPoolStatus(workspaceId, id),
   });
   const sessions = new SessionService({ store, events, engine, providers: new Set(providers.keys()) });
-  const triggers = new TriggerService({ store, sessions, log });
+  const triggers = new TriggerService({ store, sessions, log, cronMinIntervalS: config.cronMinIntervalS });
 
   const app = await buildApp({
     log,

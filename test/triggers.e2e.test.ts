@@ -72,7 +72,8 @@ for (const backend of TEST_BACKENDS) {
     let envId: string;
 
     before(async () => {
-      h = await startE2E({ backend, maxTurns: 4 });
+      // Every-second schedules, so fires come within the test's time (the default minimum interval is 60 s).
+      h = await startE2E({ backend, maxTurns: 4, env: { AGENTHOST_CRON_MIN_INTERVAL_S: '1' } });
       agentId = (await h.client.beta.agents.create({ name: 'watcher', model: 'claude-sonnet-4-5', tools: [{ type: 'agent_toolset_20260401' }] })).id;
       envId = (await h.client.beta.environments.create({ name: 'sandboxed', config: { type: 'cloud' } })).id;
     });
@@ -193,7 +194,8 @@ for (const backend of TEST_BACKENDS) {
         ['a stale timestamp', deliver(url, body, signWebhook(secret, body, nowS() - 600)), 401, 'authentication_error'],
         ['a future timestamp', deliver(url, body, signWebhook(secret, body, nowS() + 600)), 401, 'authentication_error'],
         ['a replay', deliver(url, body, signature, 'text/plain'), 409, 'conflict_error'],
-        ['an unknown trigger', deliver(`${h.server.url}/hooks/trg_unknown`, body, signature), 404, 'not_found_error'],
+        // The same answer as a wrong signature: an unknown id is not told apart from a known one.
+        ['an unknown trigger', deliver(`${h.server.url}/hooks/trg_unknown`, body, signature), 401, 'authentication_error'],
         ['a body over 256 KiB', deliver(url, 'x'.repeat(256 * 1024 + 1), signWebhook(secret, 'x'.repeat(256 * 1024 + 1), nowS())), 413, 'request_too_large'],
       ];
       for (const [what, pending, status, type] of refusals) {
@@ -255,7 +257,34 @@ for (const backend of TEST_BACKENDS) {
       // Deleting the session deletes its triggers: their URLs are gone.
       await h.client.beta.sessions.delete(sessionId);
       const gone = await deliver(made[0]!.url!, '{}', signWebhook(made[0]!.secret!, '{}', nowS()));
-      assert.equal(gone.status, 404);
+      assert.equal(gone.status, 401, 'a deleted trigger answers as an unknown one');
+    });
+
+    it('an unknown trigger id gets exactly the answer a known one gets for each bad signature', async () => {
+      const sessionId = await newSession();
+      const known = await createTrigger(h.client, sessionId, { type: 'webhook' });
+      const cron = await createTrigger(h.client, sessionId, { type: 'cron', schedule: '0 0 1 1 *', message: 'x' });
+      const body = '{"probe":true}';
+      const signatures: [string, () => string | undefined][] = [
+        ['none', () => undefined],
+        ['malformed', () => 'sha256=abc'],
+        ['another secret', () => signWebhook('whsec_guess', body, nowS())],
+        ['stale', () => signWebhook('whsec_guess', body, nowS() - 600)],
+      ];
+      const answer = async (id: string, signature: string | undefined) => {
+        const response = await deliver(`${h.server.url}/hooks/${id}`, body, signature);
+        const json = (await response.json()) as { request_id?: string };
+        delete json.request_id;
+        return { status: response.status, body: json };
+      };
+      for (const [what, sign] of signatures) {
+        const fromKnown = await answer(known.id, sign());
+        assert.equal(fromKnown.status, 401, what);
+        for (const id of ['trg_unknown', 'trg_0000000000000000000000000', cron.id, 'x']) {
+          assert.deepEqual(await answer(id, sign()), fromKnown, `${what} signature, trigger ${id}`);
+        }
+      }
+      await h.client.beta.sessions.archive(sessionId);
     });
   });
 }
@@ -283,6 +312,7 @@ for (const backend of TEST_BACKENDS) {
         AGENTHOST_DATA_DIR: dataDir,
         AGENTHOST_LOG_LEVEL: 'silent',
         AGENTHOST_MAX_TURNS: '4',
+        AGENTHOST_CRON_MIN_INTERVAL_S: '1',
         ANTHROPIC_BASE_URL: model.url,
         ANTHROPIC_API_KEY: UPSTREAM_KEY,
       });

@@ -106,6 +106,10 @@ export const configSchema = z
     AGENTHOST_WEBHOOK_MAX_ATTEMPTS: int(1, 50).default(8),
     /** Allow webhook URLs on loopback and private addresses (development and tests only). */
     AGENTHOST_WEBHOOK_ALLOW_PRIVATE: booleanFlag.default(false),
+    /** Most webhook endpoints one workspace may register. */
+    AGENTHOST_WEBHOOK_MAX_ENDPOINTS: int(1, 1000).default(20),
+    /** Shortest time a cron trigger may leave between two fires, seconds; a schedule that fires more often is refused (400). */
+    AGENTHOST_CRON_MIN_INTERVAL_S: int(1, 86_400).default(60),
     /** Claude Code versions new sessions may run (a semver range); default: a caret on the bundled version. */
     AGENTHOST_CLI_VERSION_RANGE: z.string().refine((r) => semver.validRange(r) !== null, 'not a semver range').optional(),
     /** Cron schedule (UTC) on which the server installs the newest allowed Claude Code; unset, only `agenthost cli update` does. */
@@ -220,7 +224,8 @@ export interface Config {
   otlpEndpoint: string | undefined;
   warmPool: { min: number; max: number; idleTimeoutS: number };
   startConcurrency: number;
-  webhooks: { retryBaseMs: number; maxAttempts: number; allowPrivate: boolean };
+  webhooks: { retryBaseMs: number; maxAttempts: number; allowPrivate: boolean; maxEndpoints: number };
+  cronMinIntervalS: number;
   cli: { range: string | undefined; updateSchedule: string | undefined; registry: string | undefined };
   publicUrl: string | undefined;
   previews: { port: number; publicUrl: string | undefined; baseUrl: string | undefined };
@@ -278,7 +283,9 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       retryBaseMs: c.AGENTHOST_WEBHOOK_RETRY_BASE_MS,
       maxAttempts: c.AGENTHOST_WEBHOOK_MAX_ATTEMPTS,
       allowPrivate: c.AGENTHOST_WEBHOOK_ALLOW_PRIVATE,
+      maxEndpoints: c.AGENTHOST_WEBHOOK_MAX_ENDPOINTS,
     }),
+    cronMinIntervalS: c.AGENTHOST_CRON_MIN_INTERVAL_S,
     cli: Object.freeze({ range: c.AGENTHOST_CLI_VERSION_RANGE, updateSchedule: c.AGENTHOST_CLI_UPDATE_SCHEDULE, registry: c.AGENTHOST_NPM_REGISTRY }),
     publicUrl: c.AGENTHOST_PUBLIC_URL?.replace(/\/+$/, ''),
     previews: Object.freeze({

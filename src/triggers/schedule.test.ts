@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AppError } from '../errors.js';
-import { parseSchedule } from './schedule.js';
+import { parseSchedule, shortestInterval } from './schedule.js';
 
 const next = (schedule: string, after: string, timezone?: string): string | undefined =>
   parseSchedule(schedule, timezone).nextAfter(new Date(after))?.toISOString();
@@ -49,4 +49,18 @@ describe('cron schedules', () => {
   it('a schedule that matches no date has no next fire', () => {
     assert.equal(next('0 0 30 2 *', '2025-01-01T00:00:00.000Z'), undefined);
   });
+
+  it('the shortest interval between fires is found among the next runs', () => {
+    const gap = (schedule: string, from = '2025-01-01T00:00:45.000Z', timezone?: string) => shortestInterval(parseSchedule(schedule, timezone), new Date(from));
+    assert.equal(gap('* * * * * *'), 1_000);
+    assert.equal(gap('*/30 * * * * *'), 30_000);
+    assert.equal(gap('0,59 * * * * *'), 1_000, 'second 59 then second 0 of the next minute');
+    assert.equal(gap('0,30 * 3 * * *'), 30_000, 'only during one hour of the day');
+    assert.equal(gap('* * * * *'), 60_000);
+    assert.equal(gap('15 * * * * *'), 60_000);
+    assert.equal(gap('0 9 * * 1-5'), 24 * 3600_000);
+    assert.equal(gap('30 1 * * *', '2025-10-25T00:00:00.000Z', 'Europe/Berlin'), 24 * 3600_000, 'days around the fall-back change: the 25-hour one is not the shortest');
+    assert.equal(gap('0 0 30 2 *'), null, 'never fires');
+  });
 });
+

@@ -39,3 +39,23 @@ export function parseSchedule(schedule: string, timezone: string = DEFAULT_TIMEZ
   }
   return { schedule, timezone, nextAfter: (after) => cron.nextRun(after) };
 }
+
+/**
+ * The shortest time between consecutive fires among the schedule's next
+ * `runs` fires after `from`, in ms; null when it fires fewer than twice.
+ * Sixteen runs are enough: croner's fields are sets, so a schedule with two
+ * seconds values shows its shortest gap inside its first fired minute, and
+ * one with a single seconds value never fires twice within a minute.
+ */
+export function shortestInterval(schedule: Schedule, from: Date, runs = 16): number | null {
+  let previous = schedule.nextAfter(from);
+  let shortest: number | null = null;
+  for (let i = 0; previous && i < runs; i++) {
+    const next = schedule.nextAfter(previous);
+    if (!next) break;
+    const gap = next.getTime() - previous.getTime();
+    if (shortest === null || gap < shortest) shortest = gap;
+    previous = next;
+  }
+  return shortest;
+}

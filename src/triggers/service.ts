@@ -3,12 +3,13 @@ import { newId, newSecret } from '../ids.js';
 import type { Logger } from '../logger.js';
 import type { SessionService } from '../sessions/service.js';
 import { StoreNotFoundError, type Json, type Page, type PageQuery, type Store, type TriggerRecord } from '../store/store.js';
+import { unstorableText } from '../text-rules.js';
 import { systemClock, type Clock } from './clock.js';
 import { DEFAULT_TEMPLATE, cronContent, webhookContent } from './message.js';
-import { DEFAULT_TIMEZONE, parseSchedule } from './schedule.js';
+import { DEFAULT_TIMEZONE, parseSchedule, shortestInterval } from './schedule.js';
 import { TriggerScheduler } from './scheduler.js';
 import { createTriggerBody } from './schemas.js';
-import { TOLERANCE_S, verifyWebhook } from './signature.js';
+import { SIGNATURE_MISMATCH, TOLERANCE_S, verifyWebhook } from './signature.js';
 
 /** The user.message event a fire or delivery committed. */
 export interface SentEvent {
@@ -23,7 +24,12 @@ export interface TriggerServiceOptions {
   clock?: Clock;
   /** See `TriggerSchedulerOptions.maxSleepMs`. */
   maxSleepMs?: number;
+  /** Shortest time a cron trigger may leave between fires, seconds (AGENTHOST_CRON_MIN_INTERVAL_S); default 60. */
+  cronMinIntervalS?: number;
 }
+
+/** The default shortest time between a cron trigger's fires, seconds. */
+export const DEFAULT_CRON_MIN_INTERVAL_S = 60;
 
 /** How often, at most, accepted deliveries prune expired replay records. */
 const PRUNE_EVERY_MS = 60_000;
@@ -40,6 +46,7 @@ export class TriggerService {
   readonly scheduler: TriggerScheduler;
   private readonly clock: Clock;
   private lastPruneMs = 0;
+  private readonly decoySecret = `whsec_${newSecret(32)}`;
 
   constructor(private readonly o: TriggerServiceOptions) {
     this.clock = o.clock ?? systemClock;
@@ -88,8 +95,14 @@ export class TriggerService {
     let secret: string | undefined;
     if (body.type === 'cron') {
       const timezone = body.timezone ?? DEFAULT_TIMEZONE;
-      const next = parseSchedule(body.schedule, timezone).nextAfter(now);
+      const schedule = parseSchedule(body.schedule, timezone);
+      const next = schedule.nextAfter(now);
       if (!next) throw invalid(`schedule: ${JSON.stringify(body.schedule)} never fires`);
+      const minS = this.o.cronMinIntervalS ?? DEFAULT_CRON_MIN_INTERVAL_S;
+      const gap = shortestInterval(schedule, now);
+      if (gap !== null && gap < minS * 1000) {
+        throw invalid(`schedule: ${JSON.stringify(body.schedule)} fires ${gap / 1000} s apart; a cron trigger may fire at most once every ${minS} s`);
+      }
       const message = body.message as Json;
       record = { ...common, kind: 'cron', body: { schedule: body.schedule, timezone, message }, secret: null, nextFireAt: next.toISOString() };
     } else {
@@ -134,16 +147,22 @@ export class TriggerService {
    * through the trigger's template. Returns the committed user.message.
    */
   async deliverWebhook(triggerId: string, signatureHeader: string | undefined, rawBody: Buffer): Promise<SentEvent> {
-    const trigger = await this.o.store.findTriggerById(triggerId);
-    if (!trigger || trigger.kind !== 'webhook' || trigger.secret === null) throw notFound('trigger', triggerId);
+    const found = await this.o.store.findTriggerById(triggerId);
+    const trigger = found?.kind === 'webhook' && found.secret !== null ? found : undefined;
     const nowMs = this.clock.now();
-    const { t, signature } = verifyWebhook(trigger.secret, signatureHeader, rawBody, nowMs);
+    // An unknown id is checked against a secret nobody holds, so it gets the
+    // same 401 as a wrong signature, after the same work: the answer does not
+    // tell which trigger ids exist.
+    const { t, signature } = verifyWebhook(trigger?.secret ?? this.decoySecret, signatureHeader, rawBody, nowMs);
+    if (!trigger) throw new AppError(ErrorCode.authentication, SIGNATURE_MISMATCH);
     let text: string;
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(rawBody);
     } catch {
       throw invalid('body: a webhook body must be UTF-8 text (JSON or plain text)');
     }
+    const unstorable = unstorableText(text);
+    if (unstorable) throw invalid(`body: ${unstorable}`);
     if (trigger.disabledAt) throw conflict(`trigger ${triggerId} is disabled: ${trigger.disabledReason ?? 'no reason recorded'}`);
 
     // Kept until the signature's timestamp leaves the window; after that the

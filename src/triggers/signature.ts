@@ -20,6 +20,9 @@ export const TOLERANCE_S = 300;
 
 const HEX_SHA256 = /^[0-9a-f]{64}$/;
 
+/** The 401 message of a signature that matches nothing (also what an unknown trigger id gets). */
+export const SIGNATURE_MISMATCH = 'signature does not match the body';
+
 /** The header value for `body` signed at `t` (unix seconds). */
 export function signWebhook(secret: string, body: string | Buffer, t: number): string {
   return `t=${t},v1=${hmac(secret, t, body)}`;
@@ -62,7 +65,7 @@ export function verifyWebhook(secret: string, header: string | undefined, body: 
     if (!HEX_SHA256.test(candidate)) continue;
     if (timingSafeEqual(Buffer.from(candidate, 'hex'), expected)) match ??= candidate;
   }
-  if (match === undefined) throw unauthorized('signature does not match the body');
+  if (match === undefined) throw unauthorized(SIGNATURE_MISMATCH);
   return { t, signature: match };
 }
 
