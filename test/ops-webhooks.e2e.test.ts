@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { after, before, describe, it } from 'node:test';
+import { forbiddenAddress } from '../src/egress/policy.js';
 import { TEST_BACKENDS } from './helpers/harness.js';
 import { waitFor } from './helpers/e2e.js';
 import { runTurn, startOps, type OpsServer } from './ops-helpers.js';
@@ -141,6 +144,110 @@ for (const backend of TEST_BACKENDS) {
       assert.equal((await api('POST', '/v1/webhooks', { url: 'https://user:pw@example.com/x' })).status, 400);
       assert.equal((await api('DELETE', `/v1/webhooks/${String(mine.body.id)}`)).status, 200);
       assert.equal((await api('GET', `/v1/webhooks/${String(mine.body.id)}`)).status, 404);
+    });
+  });
+}
+
+/**
+ * What a tenant may point webhooks at, on a server with the defaults
+ * (private addresses refused): what every delivery would refuse is refused
+ * when the endpoint is registered; a name that resolves somewhere refused
+ * fails its delivery at once, saying so without the address; URLs and the
+ * number of endpoints are bounded.
+ */
+for (const backend of TEST_BACKENDS) {
+  describe(`outbound webhook targets and limits (${backend})`, { timeout: 120_000 }, () => {
+    let h: OpsServer;
+
+    before(async () => {
+      h = await startOps({ backend, env: { AGENTHOST_WEBHOOK_MAX_ENDPOINTS: '3', AGENTHOST_WEBHOOK_RETRY_BASE_MS: '100', AGENTHOST_WEBHOOK_MAX_ATTEMPTS: '8' } });
+    });
+    after(() => h?.close());
+
+    const post = async (key: string, url: string) => {
+      const res = await fetch(`${h.server.url}/v1/webhooks`, { method: 'POST', headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: JSON.stringify({ url }) });
+      return { status: res.status, body: (await res.json()) as { id?: string; error?: { type: string; message: string } } };
+    };
+    const listed = async (key: string) => {
+      const res = await fetch(`${h.server.url}/v1/webhooks`, { headers: { 'x-api-key': key } });
+      return ((await res.json()) as { data: Array<{ id: string; url: string }> }).data;
+    };
+
+    it('refuses at creation what every delivery would refuse, and over-long URLs', async () => {
+      const { key } = await h.newClient(`targets-${backend}`);
+      const refused: Array<[string, RegExp]> = [
+        ['http://127.0.0.1:8080/hook', /^url: 127\.0\.0\.1 is not a public address \(loopback\)/],
+        ['http://2130706433/hook', /^url: 127\.0\.0\.1 is not a public address/],
+        ['http://[::1]/hook', /^url: ::1 is not a public address/],
+        ['http://[::ffff:10.0.0.1]/hook', /^url: ::ffff:a00:1 is not a public address/],
+        ['http://10.1.2.3/hook', /^url: 10\.1\.2\.3 is not a public address/],
+        ['http://169.254.169.254/latest/meta-data', /^url: 169\.254\.169\.254 is not a public address/],
+        ['http://0.0.0.0:9/', /^url: 0\.0\.0\.0 is not a public address/],
+        ['http://localhost:8080/hook', /^url: localhost is a loopback name/],
+        ['http://api.localhost./hook', /^url: api\.localhost is a loopback name/],
+        ['ftp://example.com/hook', /^url: must be an http or https URL/],
+        ['https://user:pw@example.com/hook', /^url: credentials in the URL are not accepted/],
+        ['not a url', /^url: not a valid URL/],
+        ['https://example.com/a\nb', /^url: contains U\+000A, a control character/],
+        [`https://example.com/${'a'.repeat(2029)}`, /^url: longer than 2048 characters/],
+        [`https://example.com/${'a'.repeat(1024 * 1024)}`, /^url: longer than 2048 characters/],
+      ];
+      for (const [url, message] of refused) {
+        const { status, body } = await post(key, url);
+        assert.equal(status, 400, `${url.slice(0, 60)}: ${JSON.stringify(body).slice(0, 300)}`);
+        assert.equal(body.error?.type, 'invalid_request_error');
+        assert.match(body.error?.message ?? '', message, url.slice(0, 60));
+      }
+      assert.deepEqual(await listed(key), [], 'nothing refused was stored');
+      const longest = `https://example.com/${'a'.repeat(2028)}`;
+      assert.equal(longest.length, 2048);
+      assert.equal((await post(key, longest)).status, 200, 'a URL of exactly 2048 characters is accepted');
+    });
+
+    it('caps the endpoints of a workspace, also under concurrent creation', async () => {
+      const { key } = await h.newClient(`cap-${backend}`);
+      const results = await Promise.all(Array.from({ length: 12 }, (_, i) => post(key, `https://hooks.example.com/${i}`)));
+      assert.equal(results.filter((r) => r.status === 200).length, 3, JSON.stringify(results.map((r) => r.status)));
+      for (const r of results.filter((x) => x.status !== 200)) {
+        assert.equal(r.status, 400);
+        assert.match(r.body.error?.message ?? '', /this workspace has 3 webhook endpoints, the most it may have \(3\); delete one/);
+      }
+      const endpoints = await listed(key);
+      assert.equal(endpoints.length, 3);
+      // Deleting one makes room again.
+      await fetch(`${h.server.url}/v1/webhooks/${endpoints[0]!.id}`, { method: 'DELETE', headers: { 'x-api-key': key } });
+      assert.equal((await post(key, 'https://hooks.example.com/again')).status, 200);
+    });
+
+    it('a name that resolves to a refused address fails its delivery at once, without naming the address', async () => {
+      const name = hostname();
+      const addresses = (await lookup(name, { all: true })).map((a) => a.address);
+      assert.ok(addresses.every((a) => forbiddenAddress(a) !== undefined), `this test needs ${name} to resolve to loopback or private addresses, not ${addresses.join(', ')}`);
+      const { key } = await h.newClient(`resolves-${backend}`);
+      const created = await post(key, `http://${name}:9/hook`);
+      assert.equal(created.status, 200, 'a name is judged at delivery, by what it resolves to then');
+      const id = created.body.id!;
+
+      // A budget of $0 refuses the next turn, which queues a workspace.budget_reached delivery.
+      const headers = { 'x-api-key': key, 'content-type': 'application/json' };
+      assert.equal((await fetch(`${h.server.url}/v1/workspace/budget`, { method: 'POST', headers, body: JSON.stringify({ total_usd: 0 }) })).status, 200);
+      const refusedTurn = await fetch(`${h.server.url}/v1/sessions/sesn_none/events`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ events: [{ type: 'user.message', content: [{ type: 'text', text: 'hi' }] }] }),
+      });
+      assert.ok(refusedTurn.status >= 400, String(refusedTurn.status));
+
+      const delivery = await waitFor('the delivery to fail for good', async () => {
+        const res = await fetch(`${h.server.url}/v1/webhooks/${id}/deliveries`, { headers: { 'x-api-key': key } });
+        const d = ((await res.json()) as { data: Delivery[] }).data[0];
+        return d?.status === 'failed' ? d : undefined;
+      });
+      assert.equal(delivery.attempts, 1, 'no retries: the address will be refused again');
+      assert.equal(delivery.next_attempt_at, null);
+      assert.equal(delivery.last_status_code, null);
+      assert.equal(delivery.last_error, `refused: ${name} does not resolve to an address webhooks may reach (public addresses only)`);
+      for (const address of addresses) assert.ok(!JSON.stringify(delivery).includes(address), `the delivery names ${address}`);
     });
   });
 }

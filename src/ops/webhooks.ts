@@ -4,7 +4,11 @@ import { newId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import type { EventRecord, JsonObject, Store, WebhookDeliveryRecord, WebhookEndpointRecord } from '../store/store.js';
 import { sendWebhook, type SendResult } from './webhook-sender.js';
+import { webhookUrlProblem } from './webhook-url.js';
 import { newWebhookSecret, signWebhook } from './webhook-signing.js';
+
+/** Most webhook endpoints one workspace may register unless configured (AGENTHOST_WEBHOOK_MAX_ENDPOINTS). */
+export const DEFAULT_MAX_ENDPOINTS = 20;
 
 /** What a workspace can subscribe to. */
 export const WEBHOOK_EVENT_TYPES = [
@@ -20,7 +24,8 @@ export const WEBHOOK_EVENT_TYPES = [
 
 export const createWebhookBody = z
   .object({
-    url: z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http or https URL'),
+    // Checked by `webhookUrlProblem`, which knows whether private addresses are allowed.
+    url: z.string().min(1),
     event_types: z.array(z.enum(WEBHOOK_EVENT_TYPES)).max(WEBHOOK_EVENT_TYPES.length).optional(),
   })
   .strict();
@@ -34,6 +39,8 @@ export interface WebhookOptions {
   maxAttempts: number;
   /** Deliver to loopback and private addresses too (development and tests). */
   allowPrivate: boolean;
+  /** Most endpoints one workspace may register; default `DEFAULT_MAX_ENDPOINTS`. */
+  maxEndpoints?: number;
   timeoutMs?: number;
   /** How often due retries are looked for. */
   pollMs?: number;
@@ -77,6 +84,7 @@ export class WebhookService {
   private readonly now: () => Date;
   private readonly cache = new Map<string, { at: number; endpoints: Promise<WebhookEndpointRecord[]> }>();
   private readonly budgetNotified = new Map<string, number>();
+  private readonly creating = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private pumping: Promise<void> | undefined;
   private again = false;
@@ -90,15 +98,23 @@ export class WebhookService {
 
   async create(workspaceId: string, input: unknown): Promise<{ endpoint: WebhookEndpointRecord }> {
     const body = createWebhookBody.parse(input);
-    const url = new URL(body.url);
-    if (url.username || url.password) throw invalid('url: credentials in the URL are not accepted; verify deliveries by their signature');
-    const endpoint = await this.o.store.createWebhookEndpoint({
-      id: newId('whep'),
-      workspaceId,
-      url: body.url,
-      secret: newWebhookSecret(),
-      eventTypes: body.event_types ?? [],
-      createdAt: this.now().toISOString(),
+    const problem = webhookUrlProblem(body.url, this.o.allowPrivate);
+    if (problem) throw invalid(`url: ${problem}`);
+    // One creation at a time per workspace on this server, so concurrent
+    // requests cannot all pass the count check (servers sharing a database
+    // can each add one beyond it at the same instant, no more).
+    const endpoint = await this.oneAtATime(workspaceId, async () => {
+      const max = this.o.maxEndpoints ?? DEFAULT_MAX_ENDPOINTS;
+      const count = (await this.o.store.listWebhookEndpoints(workspaceId)).length;
+      if (count >= max) throw invalid(`this workspace has ${count} webhook endpoints, the most it may have (${max}); delete one before adding another`);
+      return this.o.store.createWebhookEndpoint({
+        id: newId('whep'),
+        workspaceId,
+        url: body.url,
+        secret: newWebhookSecret(),
+        eventTypes: body.event_types ?? [],
+        createdAt: this.now().toISOString(),
+      });
     });
     this.cache.delete(workspaceId);
     return { endpoint };
@@ -226,7 +242,8 @@ export class WebhookService {
     const attempts = d.attempts + 1;
     const ok = result.status !== null && result.status >= 200 && result.status < 300;
     const at = this.now();
-    const failed = !ok && attempts >= this.o.maxAttempts;
+    // An address refused at send time stays refused: no retries.
+    const failed = !ok && (result.permanent === true || attempts >= this.o.maxAttempts);
     await this.o.store.recordWebhookAttempt(d.id, {
       status: ok ? 'delivered' : failed ? 'failed' : 'pending',
       attempts,
@@ -235,7 +252,24 @@ export class WebhookService {
       lastError: ok ? null : (result.error ?? `answered ${result.status}`),
       deliveredAt: ok ? at.toISOString() : null,
     });
-    if (!ok) this.o.log.info({ deliveryId: d.id, endpointId: d.endpointId, attempts, status: result.status, error: result.error, final: failed }, 'webhook delivery failed');
+    if (!ok) {
+      const fields = { deliveryId: d.id, endpointId: d.endpointId, workspaceId, attempts, status: result.status, error: result.error, detail: result.detail, final: failed };
+      this.o.log.info(fields, 'webhook delivery failed');
+    }
+  }
+
+  /** Runs `fn` after every earlier call for `key` has settled. */
+  private oneAtATime<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.creating.get(key) ?? Promise.resolve()).then(fn);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.creating.set(key, tail);
+    void tail.then(() => {
+      if (this.creating.get(key) === tail) this.creating.delete(key);
+    });
+    return run;
   }
 
   private endpointsOf(workspaceId: string): Promise<WebhookEndpointRecord[]> {
