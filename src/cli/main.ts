@@ -7,6 +7,10 @@ commands:
   serve                          start the API server (AGENTHOST_PORT, AGENTHOST_DATA_DIR, AGENTHOST_DATABASE_URL)
   keys create --workspace NAME [--read-only]
                                  create an API key for a workspace; the key is the last word printed
+  keys list [--workspace NAME] [--json]
+                                 list API keys (ids, scopes, prefixes, dates; never a key or its hash)
+  keys revoke KEY_ID | --workspace NAME --all
+                                 revoke a key, or every key of a workspace; refused within 1 s everywhere
   run "TASK" [--dir DIR]         run one task in a sandbox over DIR (default: the current directory)
   usage [--workspace W] [--since DATE] [--json]
                                  what workspaces spent on tokens and sandbox time
