@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { hostCommand } from './host-commands.js';
 
 /**
  * The host uid and gid a root server's sandboxes run as (bwrap's `host-user`
@@ -19,12 +19,9 @@ export const SANDBOX_HOST_UID = 65536;
  * cannot steer root's chown to a host file. It also keeps a walk of a large
  * workspace off the event loop.
  */
-export function chownTree(dirs: string[], uid: number, gid: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile('chown', chownArgs(dirs, uid, gid), { env: {} }, (error, _stdout, stderr) =>
-      error && !onlyVanished(dirs, stderr) ? reject(failure(dirs, uid, gid, stderr || error.message)) : resolve(),
-    );
-  });
+export async function chownTree(dirs: string[], uid: number, gid: number): Promise<void> {
+  const r = await hostCommand('chown', chownArgs(dirs, uid, gid));
+  if (r.error !== undefined && !onlyVanished(dirs, r.stderr)) throw failure(dirs, uid, gid, r.stderr || r.error);
 }
 
 /**

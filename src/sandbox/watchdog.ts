@@ -1,7 +1,7 @@
-import { execFile } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
 import type { Logger } from '../logger.js';
 import type { SandboxCgroup } from './cgroups/cgroup.js';
+import { hostCommand } from './host-commands.js';
 import { readProcStat, type ProcStat } from './host-processes.js';
 import type { LimitEvent, SandboxLimits } from './provider.js';
 import { fileLimitMessage, WrittenFiles } from './written-files.js';
@@ -67,15 +67,12 @@ export function exePath(pid: number): string | undefined {
 }
 
 /** Bytes allocated on disk under `dirs` (hard links counted once, sparse holes not at all). */
-export function diskUsage(dirs: string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    execFile('du', ['-s', '-c', '-B1', '--', ...dirs], { env: {}, maxBuffer: 1024 * 1024 }, (error, stdout) => {
-      // du exits 1 when a file vanished mid-walk; its total is still good.
-      const total = /^(\d+)\s+total$/m.exec(stdout);
-      if (total) resolve(Number(total[1]));
-      else reject(error ?? new Error(`du printed no total: ${stdout}`));
-    });
-  });
+export async function diskUsage(dirs: string[]): Promise<number> {
+  const r = await hostCommand('du', ['-s', '-c', '-B1', '--', ...dirs]);
+  // du exits 1 when a file vanished mid-walk; its total is still good.
+  const total = /^(\d+)\s+total$/m.exec(r.stdout);
+  if (!total) throw new Error(`du printed no total: ${r.error ?? r.stdout}`);
+  return Number(total[1]);
 }
 
 export interface WatchdogOptions {

@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
+import { SharedWorker } from './worker-thread.js';
 import type { Reply, Request } from './written-files-worker.js';
 
 /**
@@ -39,63 +39,14 @@ export interface WrittenFile {
   size: number;
 }
 
-interface SharedWorker {
-  worker: Worker;
-  /** Requests sent and not answered yet; the worker keeps the process alive only while there are some. */
-  waiting: Map<number, (reply: Reply) => void>;
-}
-
-/** The shared worker, started with the first sandbox that needs it (again after it failed). */
-let shared: SharedWorker | undefined;
-let nextSeq = 0;
+/** The thread every sandbox's scans run in, started with the first sandbox that needs it (again after it failed). */
+const shared = new SharedWorker<Request, Reply>({
+  name: 'agenthost written files',
+  from: import.meta.url,
+  module: 'written-files-worker',
+  failed: (seq, message) => ({ seq, held: 0, reports: [], error: message }),
+});
 let nextId = 0;
-
-/**
- * The compiled build runs the worker's .js. The sources (under tsx) run its
- * .ts through tsx's `tsImport`: Node 20 does not apply `--import`ed loaders
- * to a worker's entry module.
- */
-function startWorker(): Worker {
-  // None of the server's own flags: the worker needs none, and some (--input-type, --test) would stop it.
-  const options = { name: 'agenthost written files', execArgv: [] };
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./written-files-worker.js', import.meta.url), options);
-  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  const entry = JSON.stringify(new URL('./written-files-worker.ts', import.meta.url).href);
-  return new Worker(`import(${tsx}).then((tsx) => tsx.tsImport(${entry}, ${JSON.stringify(import.meta.url)}))`, { ...options, eval: true });
-}
-
-function sharedWorker(): SharedWorker {
-  if (shared) return shared;
-  const worker = startWorker();
-  worker.unref();
-  const mine: SharedWorker = { worker, waiting: new Map() };
-  worker.on('message', (reply: Reply) => {
-    const done = mine.waiting.get(reply.seq);
-    mine.waiting.delete(reply.seq);
-    if (mine.waiting.size === 0) worker.unref();
-    done?.(reply);
-  });
-  const fail = (error: Error): void => {
-    if (shared === mine) shared = undefined;
-    for (const done of mine.waiting.values()) done({ seq: -1, held: 0, reports: [], error: `the written-files worker stopped: ${error.message}` });
-    mine.waiting.clear();
-  };
-  worker.on('error', fail);
-  worker.on('exit', (code) => fail(new Error(`exit code ${code}`)));
-  shared = mine;
-  return mine;
-}
-
-type Unsequenced = Request extends infer R ? (R extends Request ? Omit<R, 'seq'> : never) : never;
-
-function ask(to: SharedWorker, request: Unsequenced): Promise<Reply> {
-  const seq = nextSeq++;
-  return new Promise((resolve) => {
-    if (to.waiting.size === 0) to.worker.ref();
-    to.waiting.set(seq, resolve);
-    to.worker.postMessage({ ...request, seq });
-  });
-}
 
 export class WrittenFiles {
   private readonly id = nextId++;
@@ -103,7 +54,7 @@ export class WrittenFiles {
   private scanning: Promise<void> | undefined;
   private closed = false;
   /** The worker this sandbox's files are known to, and its answer to being told of them. */
-  private worker: SharedWorker | undefined;
+  private worker: object | undefined;
   private opened: Promise<Reply> = Promise.resolve({ seq: -1, held: 0, reports: [] });
 
   constructor(
@@ -130,7 +81,8 @@ export class WrittenFiles {
    */
   scan(pids: Iterable<number>): Promise<void> {
     if (this.closed) return Promise.resolve();
-    this.scanning ??= this.settle(ask(this.connect(), { op: 'scan', id: this.id, pids: [...pids] })).finally(() => (this.scanning = undefined));
+    this.connect();
+    this.scanning ??= this.settle(shared.ask({ op: 'scan', id: this.id, pids: [...pids] })).finally(() => (this.scanning = undefined));
     return this.scanning;
   }
 
@@ -138,17 +90,17 @@ export class WrittenFiles {
   close(pids: Iterable<number> = []): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
-    return this.settle(ask(this.connect(), { op: 'close', id: this.id, pids: [...pids] }));
+    this.connect();
+    return this.settle(shared.ask({ op: 'close', id: this.id, pids: [...pids] }));
   }
 
-  /** The shared worker, told of this sandbox's dirs first (again when a worker that failed was replaced). */
-  private connect(): SharedWorker {
-    const to = sharedWorker();
+  /** Tells the shared worker of this sandbox's dirs first (again when a worker that failed was replaced). */
+  private connect(): void {
+    const to = shared.worker();
     if (this.worker !== to) {
       this.worker = to;
-      this.opened = ask(to, { op: 'open', id: this.id, dirs: this.o.dirs, limitBytes: this.o.limitBytes });
+      this.opened = shared.ask({ op: 'open', id: this.id, dirs: this.o.dirs, limitBytes: this.o.limitBytes });
     }
-    return to;
   }
 
   private async settle(pending: Promise<Reply>): Promise<void> {

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import type { Logger } from '../../logger.js';
 import type { HostLayout } from '../bwrap/args.js';
 import { readHostLayout, writeGeneratedEtc } from '../bwrap/host-layout.js';
+import { hostCommand } from '../host-commands.js';
 import { HostLimits } from '../host-limits.js';
 import type { ProcStat } from '../host-processes.js';
 import { SANDBOX_HOST_UID, chownTree } from '../ownership.js';
@@ -198,8 +199,8 @@ export class GvisorProvider implements SandboxProvider {
     // A sandbox of an earlier run: its runsc processes, its containers' state, its cgroup.
     await this.registry.destroy(id, this.options.killGraceMs ?? 2_000);
     for (const container of (await runscList(this.runsc).catch(() => [])).filter((c) => c.startsWith(`${id}.`))) {
-      await execFileAsync(this.runsc.path, runscArgs(this.runsc, ['kill', '--all', container, 'KILL']), { env: {} }).catch(() => undefined);
-      await execFileAsync(this.runsc.path, runscArgs(this.runsc, ['delete', '--force', container]), { env: {} }).catch(() => undefined);
+      await hostCommand(this.runsc.path, runscArgs(this.runsc, ['kill', '--all', container, 'KILL']));
+      await hostCommand(this.runsc.path, runscArgs(this.runsc, ['delete', '--force', container]));
     }
     await HostLimits.destroyLeftover({ provider: this.name, runtimeDir: this.options.runtimeDir, cgroupRoot: this.options.cgroupRoot ?? '/sys/fs/cgroup', id });
   }

@@ -1,7 +1,4 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-
-const execFileAsync = promisify(execFile);
+import { hostCommandOutput } from '../host-commands.js';
 
 /** How agenthost runs runsc: its binary and the global flags every call shares. */
 export interface Runsc {
@@ -32,8 +29,7 @@ export interface RunscProcess {
 
 /** `runsc ps` of one container: the processes inside it, by their pids inside. */
 export async function runscPs(runsc: Runsc, container: string): Promise<RunscProcess[]> {
-  const { stdout } = await execFileAsync(runsc.path, runscArgs(runsc, ['ps', container]), { env: {} });
-  return parsePs(stdout);
+  return parsePs(await hostCommandOutput(runsc.path, runscArgs(runsc, ['ps', container])));
 }
 
 export function parsePs(text: string): RunscProcess[] {
@@ -50,8 +46,7 @@ export function parsePs(text: string): RunscProcess[] {
  * RLIMIT_NPROC inside counts too, where `runsc ps` lists only processes.
  */
 export async function runscTasks(runsc: Runsc, container: string): Promise<number> {
-  const { stdout } = await execFileAsync(runsc.path, runscArgs(runsc, ['events', '--stats', container]), { env: {} });
-  return parseTasks(stdout);
+  return parseTasks(await hostCommandOutput(runsc.path, runscArgs(runsc, ['events', '--stats', container])));
 }
 
 export function parseTasks(text: string): number {
@@ -63,6 +58,5 @@ export function parseTasks(text: string): number {
 
 /** Ids of every container runsc knows under this root. */
 export async function runscList(runsc: Runsc): Promise<string[]> {
-  const { stdout } = await execFileAsync(runsc.path, runscArgs(runsc, ['list', '--quiet']), { env: {} });
-  return stdout.split('\n').filter(Boolean);
+  return (await hostCommandOutput(runsc.path, runscArgs(runsc, ['list', '--quiet']))).split('\n').filter(Boolean);
 }

@@ -1,9 +1,10 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../logger.js';
 import type { HostLayout } from '../bwrap/args.js';
 import { resolveCommand } from '../bwrap/host-layout.js';
+import { hostCommand } from '../host-commands.js';
 import type { HostLimits } from '../host-limits.js';
 import { diesWithServer } from '../dies-with-server.js';
 import { readProcStat, stopGroups, type GroupRecord } from '../host-processes.js';
@@ -98,9 +99,9 @@ export class GvisorSandbox implements Sandbox {
       onLineTooLong: () => this.spec.onLimit?.({ kind: 'output', message: `a process wrote a line of more than ${config.maxLineBytes} bytes to its output and was killed` }),
       // Every process of the container, like a process group: runsc run alone would signal only its init.
       signal: (signal) => {
-        execFile(config.runsc.path, runscArgs(config.runsc, ['kill', '--all', container, signal.replace(/^SIG/, '')]), { env: {} }, (error) => {
+        void hostCommand(config.runsc.path, runscArgs(config.runsc, ['kill', '--all', container, signal.replace(/^SIG/, '')])).then((r) => {
           // Not created yet (or gone): runsc run forwards signals to the container's init.
-          if (error && !proc.hasExited) child.kill(signal);
+          if (r.error !== undefined && !proc.hasExited) child.kill(signal);
         });
         return true;
       },
@@ -118,7 +119,7 @@ export class GvisorSandbox implements Sandbox {
       rmSync(bundle, { recursive: true, force: true });
       config.onContainerExit?.(container, code);
       // runsc leaves a stopped container's state until it is deleted.
-      execFile(config.runsc.path, runscArgs(config.runsc, ['delete', '--force', container]), { env: {} }, () => {});
+      void hostCommand(config.runsc.path, runscArgs(config.runsc, ['delete', '--force', container]));
       config.log.debug({ sandboxId: this.id, container, code, signal }, 'sandbox process exited');
     });
     if (request.signal) {

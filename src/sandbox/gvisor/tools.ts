@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import type { Logger } from '../../logger.js';
 import type { LimitEvent } from '../provider.js';
+import { hostCommand } from '../host-commands.js';
 import { runscArgs, runscPs, runscTasks, type Runsc, type RunscProcess } from './runsc.js';
 
 /**
@@ -60,22 +60,16 @@ export class GvisorTools {
   /**
    * SIGKILL to `pids` of a container. runsc kills one pid per call, and a
    * fork bomb leaves hundreds: the calls are made by one xargs, four at a
-   * time, because each spawn from here blocks the server's event loop while
-   * it forks (hundreds in a row stalled it for seconds).
+   * time, because each start of a process blocks the thread that starts it
+   * (hundreds in a row stalled the event loop for seconds, when they were
+   * started from it; see host-commands.ts).
    */
-  private kill(container: string, pids: number[]): Promise<void> {
-    if (pids.length === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const args = runscArgs(this.o.runsc, ['kill', '--pid', '{}', container, 'KILL']);
-      const xargs = spawn('xargs', ['-P', '4', '-I', '{}', this.o.runsc.path, ...args], { env: {}, stdio: ['pipe', 'ignore', 'ignore'] });
-      xargs.once('error', (error) => {
-        this.o.log.warn({ err: error }, 'could not kill gVisor tools');
-        resolve();
-      });
-      xargs.once('close', () => resolve());
-      xargs.stdin.on('error', () => {});
-      xargs.stdin.end(`${pids.join('\n')}\n`);
-    });
+  private async kill(container: string, pids: number[]): Promise<void> {
+    if (pids.length === 0) return;
+    const args = runscArgs(this.o.runsc, ['kill', '--pid', '{}', container, 'KILL']);
+    // xargs exits non-zero when a tool was gone before its kill: only one that did not run is worth a word.
+    const r = await hostCommand('xargs', ['-P', '4', '-I', '{}', this.o.runsc.path, ...args], { input: `${pids.join('\n')}\n` });
+    if (r.code === null && r.signal === null) this.o.log.warn({ err: new Error(r.error) }, 'could not kill gVisor tools');
   }
 
   /**
