@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import type { Logger } from '../logger.js';
+import { dirname } from 'node:path';
 import { detectCgroups, removeEmptyRuntimeCgroups, sandboxCgroupPath, SandboxCgroup, type CgroupLayout } from './cgroups/cgroup.js';
+import { sweepOnServerExit } from './cgroups/sweep-on-exit.js';
 import type { ProcStat } from './host-processes.js';
 import { SandboxUnsupportedError, type LimitEvent, type SandboxLimits } from './provider.js';
 import { Watchdog } from './watchdog.js';
@@ -84,6 +86,7 @@ export class HostLimits {
     } catch (error) {
       throw unsupported(`could not create a cgroup (${(error as Error).message}); run agenthost as root or point AGENTHOST_CGROUP_ROOT at a delegated cgroup v2 directory`);
     }
+    sweepOnServerExit(layout, dirname(cgroup.path));
     return new HostLimits(cgroup, prlimit, options.limits, options);
   }
 
