@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { hostCommand, hostCommandOutput } from './host-commands.js';
 
@@ -25,9 +28,14 @@ describe('host commands (started from a worker thread)', () => {
   });
 
   it('runs commands side by side', async () => {
-    const started = Date.now();
-    const all = await Promise.all([1, 2, 3, 4].map((n) => hostCommandOutput('/bin/sh', ['-c', `sleep 0.5; echo ${n}`])));
-    assert.deepEqual(all, ['1\n', '2\n', '3\n', '4\n']);
-    assert.ok(Date.now() - started < 1_900, 'not one after the other');
+    // The first waits for what the second does: one after the other, it would time out.
+    const dir = mkdtempSync(join(tmpdir(), 'ahhc-'));
+    try {
+      const waiter = hostCommand('/bin/sh', ['-c', `while [ ! -e ${dir}/go ]; do sleep 0.02; done; echo went`], { timeoutMs: 60_000 });
+      await hostCommandOutput('/bin/sh', ['-c', `: > ${dir}/go`]);
+      assert.deepEqual(await waiter, { code: 0, signal: null, stdout: 'went\n', stderr: '' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
