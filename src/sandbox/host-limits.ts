@@ -124,7 +124,7 @@ export class HostLimits {
   }
 
   /** Kills every tool now (not the protected processes). */
-  killTools(): number {
+  killTools(): Promise<number> {
     return this.watchdog.killTools();
   }
 

@@ -102,6 +102,10 @@ export interface WatchdogOptions {
 export class Watchdog {
   private timer: NodeJS.Timeout | undefined;
   private last = { oomKills: 0, pidsRefused: 0 };
+  /** A kill of the tools in rounds is under way (a fork bomb's): later ticks leave it to finish and report. */
+  private killing = false;
+  /** Which kill may report: `stop` reports at once, and the kill under way then does not. */
+  private killRun = 0;
   private diskBusy = false;
   private nextDiskAt = 0;
   /** The last disk scan, and the growth it showed since the one before (bytes per ms; undefined until two scans). */
@@ -132,7 +136,7 @@ export class Watchdog {
   stop(): void {
     if (this.timer) {
       try {
-        this.checkCounters();
+        this.checkCounters(true);
       } catch {
         // The cgroup is already gone.
       }
@@ -157,15 +161,18 @@ export class Watchdog {
 
   /**
    * SIGKILLs every tool, in rounds while new ones appear (a fork bomb forks
-   * into the slots that kills free). Returns how many were killed.
+   * into the slots that kills free). Returns how many were killed. The event
+   * loop runs between rounds: a bomb's rounds of hundreds of /proc reads and
+   * kills each took it for 750 ms at once on a loaded host.
    */
-  killTools(): number {
+  async killTools(): Promise<number> {
     if (this.o.killTools) {
       this.o.killTools();
       return -1;
     }
     let killed = 0;
     for (let round = 0; round < 20; round++) {
+      if (round > 0) await new Promise((r) => setImmediate(r));
       const procs = this.procs();
       const keep = this.o.protectedPids(procs);
       const tools = procs.filter((p) => !keep.has(p.pid));
@@ -195,15 +202,25 @@ export class Watchdog {
     }
   }
 
-  private checkCounters(): void {
+  /** `final`: the sandbox is going, and its cgroup's removal kills what is left: a refused fork is reported at once. */
+  private checkCounters(final = false): void {
     const now = this.o.cgroup.counters();
     const { limits } = this.o;
-    if (now.pidsRefused > this.last.pidsRefused) {
-      const killed = this.killTools();
-      this.o.report({
-        kind: 'pids',
-        message: `the sandbox reached its limit of ${limits.pids} processes (config.sandbox.pids): further processes were refused and ${killed < 0 ? 'its tool processes' : `its ${killed} tool process(es)`} were killed`,
-      });
+    const pidsMessage = (killed: number): string =>
+      `the sandbox reached its limit of ${limits.pids} processes (config.sandbox.pids): further processes were refused and ${killed < 0 ? 'its tool processes' : `its ${killed} tool process(es)`} were killed`;
+    if (now.pidsRefused > this.last.pidsRefused && final) {
+      this.killRun++;
+      this.o.report({ kind: 'pids', message: pidsMessage(-1) });
+    } else if (now.pidsRefused > this.last.pidsRefused && !this.killing) {
+      this.killing = true;
+      const run = ++this.killRun;
+      void this.killTools()
+        .then((killed) => run === this.killRun && this.o.report({ kind: 'pids', message: pidsMessage(killed) }))
+        .finally(() => {
+          this.killing = false;
+          // Read again: killing tools may itself have been refused forks' last gasp.
+          this.last.pidsRefused = this.o.cgroup.counters().pidsRefused;
+        });
     }
     if (now.oomKills > this.last.oomKills) {
       this.o.report({
@@ -211,8 +228,8 @@ export class Watchdog {
         message: `the sandbox ran out of memory (config.sandbox.memory_mib: ${limits.memoryMib}): the kernel killed ${now.oomKills - this.last.oomKills} process(es)`,
       });
     }
-    // Read again: killing tools may itself have been refused forks' last gasp.
-    this.last = this.o.cgroup.counters();
+    this.last.oomKills = now.oomKills;
+    if (!this.killing) this.last.pidsRefused = now.pidsRefused;
   }
 
   private checkToolTimeout(procs: ProcStat[]): void {
@@ -257,7 +274,7 @@ export class Watchdog {
     const started = Date.now();
     const limit = this.o.limits.diskMib * 1024 * 1024;
     void diskUsage(this.o.writableDirs)
-      .then((used) => {
+      .then(async (used) => {
         const now = Date.now();
         if (this.lastDisk) this.diskRate = Math.max(0, (used - this.lastDisk.used) / Math.max(1, now - this.lastDisk.at));
         this.lastDisk = { used, at: now, limit };
@@ -267,7 +284,7 @@ export class Watchdog {
         }
         if (this.diskKilledAt !== 0 && used <= this.diskKilledAt) return;
         this.diskKilledAt = used;
-        const killed = this.killTools();
+        const killed = await this.killTools();
         this.o.report({
           kind: 'disk',
           message: `the sandbox's files reached ${Math.round(used / 1024 / 1024)} MiB, over config.sandbox.disk_mib (${this.o.limits.diskMib}): ${killed < 0 ? 'its tool processes' : `its ${killed} tool process(es)`} were killed; delete files to go on`,
