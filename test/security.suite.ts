@@ -138,7 +138,8 @@ const PROVIDERS = (['bwrap', 'gvisor', 'docker'] as const).filter((p) => !only |
 const unavailableHere = new Map<string, string>();
 const MIN_ATTEMPTS = 40;
 for (const provider of PROVIDERS) {
-  describe(`security: ${provider}`, { timeout: 900_000 }, () => {
+  // Room for a loaded machine: the resource abuses alone may take ten minutes of it.
+  describe(`security: ${provider}`, { timeout: 1_800_000 }, () => {
     let server: Server;
     let model: ScriptedModel;
     let client: Anthropic;
@@ -175,6 +176,8 @@ for (const provider of PROVIDERS) {
     }
 
     after(async () => {
+      // SECURITY_LOG_FILE=/tmp/x keeps each provider's server log in /tmp/x.<provider>, for a failure's story.
+      if (process.env.SECURITY_LOG_FILE) writeFileSync(`${process.env.SECURITY_LOG_FILE}.${provider}`, logText);
       await server?.close();
       await model?.close();
       await engine?.close();
@@ -420,20 +423,29 @@ for (const provider of PROVIDERS) {
     it('resource abuse', async (t) => {
       if (!available(t)) return;
       const r = row(provider, 'resources');
-      const envId = await environment({ sandbox: { memory_mib: 768, cpus: 1, pids: 256, disk_mib: 512, tool_timeout_s: 60 } });
-      const abuses: Array<[string, string, RegExp]> = [
-        ['fork-bomb', 'bomb() { bomb | bomb & }; bomb; sleep 20', /processes|tool_timeout/],
-        ['memory-balloon', 'head -c 3000M /dev/zero | tail -n 1', /memory/],
+      const limits = { memory_mib: 768, cpus: 1, pids: 256, disk_mib: 512 };
+      // An abuse whose report must name one limit runs where no other limit can end it first, however slow the
+      // machine: a balloon on a loaded two-core host grew by 5 MiB/s under gVisor (the sandboxes' CPU weight is
+      // an eighth of a process) and met a 60 s tool timeout long before its 768 MiB. There the tool timeout is
+      // the API's default, 600 s, beyond what this test waits for the turn. The others accept the tool timeout.
+      const clocked = await environment({ sandbox: { ...limits, tool_timeout_s: 60 } });
+      const unclocked = await environment({ sandbox: { ...limits, tool_timeout_s: 600 } });
+      const abuses: Array<[string, string, RegExp, string]> = [
+        ['fork-bomb', 'bomb() { bomb | bomb & }; bomb; sleep 20', /processes|tool_timeout/, clocked],
+        ['memory-balloon', 'head -c 3000M /dev/zero | tail -n 1', /memory/, unclocked],
         // 16 MiB files: the limit, not process start-ups (slow under gVisor), decides how long it takes.
-        // Two allocations over the total at once (gVisor writes slowly enough that the loop alone can meet the tool timeout first), then the loop.
-        ['disk-fill', 'fallocate -l 300M fa; fallocate -l 300M fb; i=0; while [ $i -lt 160 ]; do head -c 16M /dev/zero > f$i || break; i=$((i+1)); done; sleep 5', /disk_mib|files/],
+        // Two allocations over the total at once, then the loop.
+        ['disk-fill', 'fallocate -l 300M fa; fallocate -l 300M fb; i=0; while [ $i -lt 160 ]; do head -c 16M /dev/zero > f$i || break; i=$((i+1)); done; sleep 5', /disk_mib|files/, unclocked],
         // agenthost's report, whichever of its limits stopped the flood (the output line, the disk, memory, the clock).
-        ['stdout-flood-1gib', "head -c 1073741824 /dev/zero | tr '\\0' a", /output|disk_mib|memory_mib|tool_timeout_s/],
+        ['stdout-flood-1gib', "head -c 1073741824 /dev/zero | tr '\\0' a", /output|disk_mib|memory_mib|tool_timeout_s/, clocked],
       ];
-      for (const [name, command, expected] of abuses) {
+      // SECURITY_ABUSES=memory-balloon narrows a run to some abuses (the suite's totals then fail).
+      const onlyAbuses = process.env.SECURITY_ABUSES?.split(',');
+      for (const [name, command, expected, envId] of abuses.filter(([n]) => !onlyAbuses || onlyAbuses.includes(n))) {
         // The abuse takes the first step; a neighbouring session started while it runs takes the
         // second and must finish; both end on the repeating last step.
-        model.setScript([{ ...bash(command), match: 'abuse' }, { ...bash('echo neighbor-ok'), match: 'neighbor' }, { when: 'tools', text: 'done', repeat: true }]);
+        // Named after the abuse: a late request of an earlier abuse's sessions (slow on a loaded host) cannot take these steps.
+        model.setScript([{ ...bash(command), match: `abuse-${name}` }, { ...bash('echo neighbor-ok'), match: `neighbor-${name}` }, { when: 'tools', text: 'done', repeat: true }]);
         let worst = 0;
         // The server runs in this process: a stall of its event loop shows here, whatever /healthz saw.
         const loop = monitorEventLoopDelay({ resolution: 10 });
@@ -447,9 +459,18 @@ for (const provider of PROVIDERS) {
             await new Promise((res2) => setTimeout(res2, 100));
           }
         })();
-        const abuse = turn(envId, 300_000, 'abuse');
+        // Less than the unclocked tool timeout: the limit under test, or nothing, ends the abuse.
+        const abuseStarted = Date.now();
+        const steps = model.pending;
+        const abuse = turn(envId, 570_000, `abuse-${name}`);
+        let abuseEnded = false;
+        void abuse.then(() => {}, () => {}).finally(() => (abuseEnded = true));
+        // The neighbour starts once the abuse has its step and runs: on a loaded host the abuse's Claude Code
+        // reached the model after a neighbour started a fixed 4 s later, which then met the abuse's step and got
+        // the default reply (only the step at the cursor can match).
+        while (model.pending === steps && !abuseEnded) await new Promise((res2) => setTimeout(res2, 100));
         await new Promise((res2) => setTimeout(res2, 4_000));
-        const neighbor = await turn(envId, 120_000, 'neighbor').catch((error: unknown) => ({ events: [] as AnyEvent[], error }));
+        const neighbor = await turn(envId, 120_000, `neighbor-${name}`).catch((error: unknown) => ({ events: [] as AnyEvent[], error }));
         const neighborOk = JSON.stringify(neighbor.events.filter((e) => e.type === 'agent.tool_result')).includes('neighbor-ok');
         const { sessionId } = await abuse;
         polling = false;
@@ -470,9 +491,14 @@ for (const provider of PROVIDERS) {
         const reported = errors.some((e) => /sandbox limit/.test(e) && expected.test(e)) || fsizeStopped;
         r.attempted++;
         if (worst > HEALTH_BUDGET_MS) r.succeeded.push(`${name}: /healthz took ${Math.round(worst)} ms`);
-        if (!neighborOk) r.succeeded.push(`${name}: a neighbouring session failed`);
+        if (!neighborOk) {
+          const seen = 'error' in neighbor ? String(neighbor.error) : neighbor.events.map((e) => (e.type === 'session.error' ? JSON.stringify(e.error) : e.type)).join(', ');
+          r.succeeded.push(`${name}: a neighbouring session failed (${seen.slice(0, 600)})`);
+        }
         if (!reported) r.succeeded.push(`${name}: not contained or not reported (${errors.join(' | ').slice(0, 300)}; ${toolResult.slice(0, 300)})`);
-        r.notes.push(`${name}: /healthz worst ${Math.round(worst)} ms, event loop stalled at most ${Math.round(loop.max / 1e6)} ms; ${errors.map((e) => (JSON.parse(e) as { message?: string }).message).join(' / ').slice(0, 200)}${fsizeStopped ? '; the writer died of SIGXFSZ at the file-size limit' : ''}`);
+        const report = events.find((e) => e.type === 'session.error' && /sandbox limit/.test(JSON.stringify(e.error)) && expected.test(JSON.stringify(e.error)));
+        const reportedAfter = report ? `, reported ${((Date.parse(String(report.processed_at)) - abuseStarted) / 1000).toFixed(0)} s after the session's creation` : '';
+        r.notes.push(`${name}: /healthz worst ${Math.round(worst)} ms, event loop stalled at most ${Math.round(loop.max / 1e6)} ms${reportedAfter}; ${errors.map((e) => (JSON.parse(e) as { message?: string }).message).join(' / ').slice(0, 200)}${fsizeStopped ? '; the writer died of SIGXFSZ at the file-size limit' : ''}`);
         if (name.startsWith('stdout')) r.notes.push(`${name}: tool result ${toolResult.slice(0, 60)} ... ${toolResult.replace(/a{20,}/g, 'a...').slice(-400)}`);
       }
     });
