@@ -5,6 +5,7 @@ import { Cron } from 'croner';
 import type { FastifyInstance } from 'fastify';
 import { registerApiOrigin } from './api/api-origin.js';
 import { buildApp } from './api/app.js';
+import { connectionCap, descriptorLimit } from './api/connection-limits.js';
 import { registerAgentRoutes } from './api/routes/agents.js';
 import { registerConsoleRoutes } from './api/routes/console.js';
 import { registerEnvironmentRoutes } from './api/routes/environments.js';
@@ -235,10 +236,14 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
   const sessions = new SessionService({ store, events, engine, providers: new Set(providers.keys()) });
   const triggers = new TriggerService({ store, sessions, log, cronMinIntervalS: config.cronMinIntervalS });
 
+  const fdLimit = descriptorLimit();
+  const cap = connectionCap(config.connections.max, fdLimit);
+  if (cap.lowered) log.warn({ configured: config.connections.max, max: cap.max, descriptorLimit: fdLimit }, 'AGENTHOST_MAX_CONNECTIONS lowered to fit the descriptor limit (raise ulimit -n to allow more)');
   const app = await buildApp({
     log,
     store,
     bodyLimit: config.bodyLimit,
+    connections: { ...config.connections, max: cap.max },
     metrics,
     checks: providerChecks(providers, config.defaultProvider),
     hooks: (root: FastifyInstance) => {
@@ -288,7 +293,7 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
   }
   const previewsUrl = `http://${host}:${previewServer.port}`;
   previewsPublicUrl = config.previews.publicUrl ?? previewsUrl;
-  log.info({ url, previewsUrl, dataDir: config.dataDir, store: config.databaseUrl ? 'postgres' : 'sqlite', providers: [...providers.keys()] }, 'agenthost listening');
+  log.info({ url, previewsUrl, dataDir: config.dataDir, store: config.databaseUrl ? 'postgres' : 'sqlite', providers: [...providers.keys()], maxConnections: cap.max, descriptorLimit: fdLimit }, 'agenthost listening');
   webhooks.start();
   previews.start();
   // Minor and patch updates of Claude Code are safe to apply on a schedule; majors wait for `cli update --major`.

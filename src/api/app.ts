@@ -8,6 +8,8 @@ import type { ReadinessCheck } from '../ops/readiness.js';
 import type { Store } from '../store/store.js';
 import { checkStorableJson } from '../text-rules.js';
 import { createAuthenticator } from './auth.js';
+import { ConnectionGuard } from './connection-guard.js';
+import type { ConnectionLimits } from './connection-limits.js';
 
 export interface AppOptions {
   log: Logger;
@@ -23,6 +25,8 @@ export interface AppOptions {
   metrics?: Metrics;
   /** Registers app-wide hooks (request tracing) before any route. */
   hooks?: (app: FastifyInstance) => void;
+  /** Connection caps and slow-client bounds of the listener; none when unset. */
+  connections?: ConnectionLimits;
 }
 
 /** Renders a zod failure as one readable sentence: `events.0.type: Invalid option ...`. */
@@ -64,6 +68,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Clients retry on 5xx; a closed keep-alive socket is cheaper than a hung one.
     forceCloseConnections: true,
   });
+  if (options.connections) {
+    const guard = new ConnectionGuard(options.connections, { log: options.log, metrics: options.metrics });
+    guard.attach(app.server);
+    app.addHook('onClose', async () => guard.stop());
+  }
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('request-id', request.id);

@@ -17,6 +17,9 @@ describe('loadConfig', () => {
     assert.equal(c.bodyLimit, 8 * 1024 * 1024);
     assert.equal(c.fileSizeLimit, 500 * 1024 * 1024);
     assert.equal(c.maxTurns, 100);
+    assert.deepEqual({ ...c.connections }, { max: undefined, perAddress: 256, headersTimeoutMs: 20_000, bodyMinBytesPerS: 1024, bodyTimeoutMs: 20_000 });
+    assert.equal(loadConfig({ AGENTHOST_MAX_CONNECTIONS: '5000' }).connections.max, 5000);
+    assert.throws(() => loadConfig({ AGENTHOST_MAX_CONNECTIONS: '3' }), /AGENTHOST_MAX_CONNECTIONS/);
   });
 
   it('lists every problem at once', () => {

@@ -49,6 +49,20 @@ export const configSchema = z
     AGENTHOST_BODY_LIMIT: int(1024, 1024 * 1024 * 1024).default(8 * 1024 * 1024),
     /** Largest file accepted by the Files API upload, bytes. Larger uploads get 413. */
     AGENTHOST_FILE_SIZE_LIMIT: int(1, 1024 ** 4).default(500 * 1024 * 1024),
+    /** Open API connections at once; default three quarters of the descriptor limit, at most 10,000 (always lowered to leave 256 descriptors). */
+    AGENTHOST_MAX_CONNECTIONS: int(16, 10_000_000).optional(),
+    /** Open API connections from one address (IPv6: one /64); 0 is no cap (behind a reverse proxy, every client shares its address). */
+    AGENTHOST_MAX_CONNECTIONS_PER_ADDRESS: int(0, 10_000_000).default(256),
+    /**
+     * A request's headers must be complete within this many ms of the connection opening (or of the first byte
+     * after the previous answer). Generous: the official client may open a connection seconds before it sends a
+     * large upload (about 5 s for 1 GiB).
+     */
+    AGENTHOST_HEADERS_TIMEOUT_MS: int(100, 600_000).default(20_000),
+    /** A request body must keep up this many bytes a second on average; a slower one is closed. */
+    AGENTHOST_BODY_MIN_BYTES_PER_S: int(1, 1024 ** 3).default(1024),
+    /** How far, ms, a body may fall behind AGENTHOST_BODY_MIN_BYTES_PER_S (its first bytes included); time the server is not reading is not counted. */
+    AGENTHOST_BODY_TIMEOUT_MS: int(100, 600_000).default(20_000),
     /** Model used by `agenthost run` and when an agent names none. */
     AGENTHOST_DEFAULT_MODEL: z.string().min(1).default('claude-sonnet-4-5'),
     /** How often the idle reaper checks live sessions, milliseconds. */
@@ -214,6 +228,8 @@ export interface Config {
   reaperIntervalMs: number;
   bodyLimit: number;
   fileSizeLimit: number;
+  /** The API listener's connection limits; `max` undefined: derived from the descriptor limit at start. */
+  connections: { max: number | undefined; perAddress: number; headersTimeoutMs: number; bodyMinBytesPerS: number; bodyTimeoutMs: number };
   defaultModel: string;
   logLevel: string;
   upstream: { baseUrl: string; apiKey: string | undefined; authToken: string | undefined };
@@ -260,6 +276,13 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
     reaperIntervalMs: c.AGENTHOST_REAPER_INTERVAL_MS,
     bodyLimit: c.AGENTHOST_BODY_LIMIT,
     fileSizeLimit: c.AGENTHOST_FILE_SIZE_LIMIT,
+    connections: Object.freeze({
+      max: c.AGENTHOST_MAX_CONNECTIONS,
+      perAddress: c.AGENTHOST_MAX_CONNECTIONS_PER_ADDRESS,
+      headersTimeoutMs: c.AGENTHOST_HEADERS_TIMEOUT_MS,
+      bodyMinBytesPerS: c.AGENTHOST_BODY_MIN_BYTES_PER_S,
+      bodyTimeoutMs: c.AGENTHOST_BODY_TIMEOUT_MS,
+    }),
     defaultModel: c.AGENTHOST_DEFAULT_MODEL,
     logLevel: c.AGENTHOST_LOG_LEVEL,
     upstream: Object.freeze({

@@ -97,13 +97,18 @@ export interface Serve {
   output(): string;
 }
 
-/** Starts `bin/agenthost serve` and waits until it listens. */
-export async function startServe(env: Record<string, string>): Promise<Serve> {
+/**
+ * Starts `bin/agenthost serve` and waits until it listens. `wrap` runs it
+ * through a command that execs it (e.g. `prlimit --nofile=1024:1024 --`), so
+ * the child's pid is still the server's.
+ */
+export async function startServe(env: Record<string, string>, o: { wrap?: string[] } = {}): Promise<Serve> {
   const base: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (!k.startsWith('AGENTHOST_') && !k.startsWith('ANTHROPIC_')) base[k] = v;
   }
-  const child = spawn(process.execPath, [BIN, 'serve'], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, ...args] = [...(o.wrap ?? []), process.execPath, BIN, 'serve'];
+  const child = spawn(command!, args, { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString('utf8')));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString('utf8')));
