@@ -82,7 +82,8 @@ describe('web console (sqlite, bwrap, chromium)', { timeout: 900_000 }, () => {
   });
 
   it('serves the console at / with a long cache for hashed assets and index.html for client routes', async () => {
-    const index = await fetch(`${h.server.url}/sessions/anything`);
+    // As a browser's page load asks for it (a client that does not accept HTML gets the API's 404).
+    const index = await fetch(`${h.server.url}/sessions/anything`, { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
     assert.equal(index.status, 200);
     assert.match(index.headers.get('content-type') ?? '', /^text\/html/);
     assert.equal(index.headers.get('cache-control'), 'no-cache');

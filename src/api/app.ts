@@ -10,6 +10,7 @@ import { checkStorableJson } from '../text-rules.js';
 import { createAuthenticator } from './auth.js';
 import { ConnectionGuard } from './connection-guard.js';
 import type { ConnectionLimits } from './connection-limits.js';
+import { clientError, frameworkError, MAX_PARAM_LENGTH } from './http-errors.js';
 
 export interface AppOptions {
   log: Logger;
@@ -67,6 +68,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     // Clients retry on 5xx; a closed keep-alive socket is cheaper than a hung one.
     forceCloseConnections: true,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: frameworkError,
+    clientErrorHandler: clientError,
   });
   if (options.connections) {
     const guard = new ConnectionGuard(options.connections, { log: options.log, metrics: options.metrics });
@@ -90,7 +94,25 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       done(new AppError(ErrorCode.invalidRequest, `request body is not valid JSON: ${(error as Error).message}`), undefined);
     }
   });
+  // Fastify closes the connection after a body it refused (413, a broken
+  // upload) since the client may still be sending; closing with unread bytes
+  // resets the connection, and the client can lose the answer with it. Kept
+  // open instead, node reads the rest of the body and drops it (the
+  // connection guard bounds how slowly), as HTTP asks of early answers.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (!request.raw.complete && reply.getHeader('connection') === 'close') reply.removeHeader('connection');
+    return payload;
+  });
   app.addHook('onResponse', async (request, reply) => {
+    // Answered before the whole body arrived, it is read and dropped. node's
+    // own drain only runs for bodies nobody began to read, and a parser that
+    // gave up part way (over the limit) leaves the rest unread.
+    const raw = request.raw;
+    if (!raw.complete && !raw.destroyed) {
+      raw.unpipe();
+      raw.removeAllListeners('data');
+      raw.resume();
+    }
     options.metrics?.httpRequest({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: reply.statusCode, seconds: reply.elapsedTime / 1000 });
     request.log.debug({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: reply.elapsedTime }, 'request');
   });

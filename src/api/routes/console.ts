@@ -48,6 +48,20 @@ function securityHeaders(reply: FastifyReply): FastifyReply {
     .header('x-frame-options', 'DENY');
 }
 
+/**
+ * True when the request's `Accept` names HTML (as browsers' page loads do).
+ * API clients ask for JSON (the official client sends `application/json`), and
+ * a path they call that does not exist must get the API's 404, not the page.
+ */
+export function acceptsHtml(accept: string | undefined): boolean {
+  if (!accept) return false;
+  return accept.split(',').some((range) => {
+    const [type = '', ...params] = range.split(';').map((p) => p.trim().toLowerCase());
+    const q = params.find((p) => p.startsWith('q='));
+    return (type === 'text/html' || type === 'application/xhtml+xml') && (q === undefined || Number(q.slice(2)) > 0);
+  });
+}
+
 async function isFile(path: string): Promise<boolean> {
   return stat(path).then(
     (s) => s.isFile(),
@@ -60,8 +74,9 @@ async function isFile(path: string): Promise<boolean> {
  * like any client (it has no routes of its own). Hashed files under
  * `/assets/` are cached for a year; every other path without a file
  * extension gets index.html (the app's client-side routes), revalidated on
- * each load. API paths keep the API's JSON 404. Registered outside the
- * authenticated `/v1` scope: the page itself holds no data.
+ * each load, when the request accepts HTML. API paths, and any path asked
+ * for by a client that does not accept HTML, get the API's JSON 404.
+ * Registered outside the authenticated `/v1` scope: the page holds no data.
  */
 export async function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOptions = {}): Promise<void> {
   const dir = options.dir ?? CONSOLE_DIST;
@@ -90,6 +105,7 @@ export async function registerConsoleRoutes(app: FastifyInstance, options: Conso
         return reply.sendFile(decoded.slice(1), dir);
       }
 
+      if (!acceptsHtml(request.headers.accept)) return reply.callNotFound();
       securityHeaders(reply);
       if (!(await isFile(join(dir, 'index.html')))) {
         return reply.status(503).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(MISSING);

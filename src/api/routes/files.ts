@@ -161,6 +161,8 @@ function uploadError(error: unknown, maxBytes: number): unknown {
   const code = (error as { code?: unknown }).code;
   const status = (error as { statusCode?: unknown }).statusCode;
   if (code === 'FST_REQ_FILE_TOO_LARGE') return tooLarge(maxBytes);
+  // The body ended (or the client went away) before the multipart form did.
+  if (code === 'ERR_STREAM_PREMATURE_CLOSE') return invalid('the upload ended before its multipart body was complete (truncated upload)');
   if (status === 413) return new AppError(ErrorCode.requestTooLarge, `multipart body has too many parts or fields (${String(code)})`);
   if (typeof status === 'number' && status >= 400 && status < 500) return invalid(`invalid multipart body: ${(error as Error).message}`);
   if (error instanceof Error && /multipart|boundary|terminated early|Unexpected end/i.test(error.message)) {
