@@ -5,6 +5,7 @@ import { Cron } from 'croner';
 import type { FastifyInstance } from 'fastify';
 import { registerApiOrigin } from './api/api-origin.js';
 import { buildApp } from './api/app.js';
+import { ConnectionGuard } from './api/connection-guard.js';
 import { connectionCap, descriptorLimit } from './api/connection-limits.js';
 import { registerAgentRoutes } from './api/routes/agents.js';
 import { registerConsoleRoutes } from './api/routes/console.js';
@@ -239,11 +240,13 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
   const fdLimit = descriptorLimit();
   const cap = connectionCap(config.connections.max, fdLimit);
   if (cap.lowered) log.warn({ configured: config.connections.max, max: cap.max, descriptorLimit: fdLimit }, 'AGENTHOST_MAX_CONNECTIONS lowered to fit the descriptor limit (raise ulimit -n to allow more)');
+  // One guard for the API's and the previews' listeners: they share the process's descriptors.
+  const connections = new ConnectionGuard({ ...config.connections, max: cap.max }, { log: log.child({ component: 'connections' }), metrics });
   const app = await buildApp({
     log,
     store,
     bodyLimit: config.bodyLimit,
-    connections: { ...config.connections, max: cap.max },
+    connections,
     metrics,
     checks: providerChecks(providers, config.defaultProvider),
     hooks: (root: FastifyInstance) => {
@@ -286,8 +289,10 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
       port: config.previews.port,
       secrets: config.metricsToken ? [config.metricsToken] : [],
       log: log.child({ component: 'previews' }),
+      connections,
     });
   } catch (error) {
+    connections.stop();
     await app.close();
     throw error;
   }
@@ -325,6 +330,7 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
         await engine.shutdown();
         await app.close();
         await previewServer.close();
+        connections.stop();
         await gateway.close();
         await egress.close();
         cliUpdates?.stop();

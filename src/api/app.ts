@@ -8,8 +8,7 @@ import type { ReadinessCheck } from '../ops/readiness.js';
 import type { Store } from '../store/store.js';
 import { checkStorableJson } from '../text-rules.js';
 import { createAuthenticator } from './auth.js';
-import { ConnectionGuard } from './connection-guard.js';
-import type { ConnectionLimits } from './connection-limits.js';
+import type { ConnectionGuard } from './connection-guard.js';
 import { clientError, frameworkError, MAX_PARAM_LENGTH } from './http-errors.js';
 
 export interface AppOptions {
@@ -26,8 +25,8 @@ export interface AppOptions {
   metrics?: Metrics;
   /** Registers app-wide hooks (request tracing) before any route. */
   hooks?: (app: FastifyInstance) => void;
-  /** Connection caps and slow-client bounds of the listener; none when unset. */
-  connections?: ConnectionLimits;
+  /** Caps connections and bounds slow clients on the listener (shared with the preview listener); none when unset. */
+  connections?: ConnectionGuard;
 }
 
 /** Renders a zod failure as one readable sentence: `events.0.type: Invalid option ...`. */
@@ -72,11 +71,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     frameworkErrors: frameworkError,
     clientErrorHandler: clientError,
   });
-  if (options.connections) {
-    const guard = new ConnectionGuard(options.connections, { log: options.log, metrics: options.metrics });
-    guard.attach(app.server);
-    app.addHook('onClose', async () => guard.stop());
-  }
+  options.connections?.attach(app.server);
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('request-id', request.id);

@@ -81,6 +81,11 @@ export class ConnectionGuard {
     return this.conns.size;
   }
 
+  /**
+   * Watches `server`'s connections. One guard may watch several listeners
+   * (the API's and the previews'): they share one process's descriptors, so
+   * they share its caps.
+   */
   attach(server: Server): void {
     server.on('connection', (socket: Socket) => this.accept(socket));
     server.on('request', (req: IncomingMessage, res: ServerResponse) => this.request(req, res));
@@ -90,14 +95,16 @@ export class ConnectionGuard {
     server.once('listening', () => {
       if (server.listenerCount('upgrade') > 0) server.prependListener('upgrade', (req: IncomingMessage) => this.upgraded(req.socket));
     });
+    if (this.timer) return;
     const tick = Math.max(50, Math.min(1000, this.limits.headersTimeoutMs / 4, this.limits.bodyTimeoutMs / 4));
     this.timer = setInterval(() => this.sweep(), tick);
     this.timer.unref();
-    server.once('close', () => this.stop());
   }
 
+  /** Stops watching (the listeners' connections close with them). */
   stop(): void {
     clearInterval(this.timer);
+    this.timer = undefined;
   }
 
   private now(): number {

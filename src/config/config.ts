@@ -49,7 +49,7 @@ export const configSchema = z
     AGENTHOST_BODY_LIMIT: int(1024, 1024 * 1024 * 1024).default(8 * 1024 * 1024),
     /** Largest file accepted by the Files API upload, bytes. Larger uploads get 413. */
     AGENTHOST_FILE_SIZE_LIMIT: int(1, 1024 ** 4).default(500 * 1024 * 1024),
-    /** Open API connections at once; default three quarters of the descriptor limit, at most 10,000 (always lowered to leave 256 descriptors). */
+    /** Open connections at once (API and preview listeners together); default three quarters of the descriptor limit, at most 10,000 (always lowered to leave 256 descriptors). */
     AGENTHOST_MAX_CONNECTIONS: int(16, 10_000_000).optional(),
     /** Open API connections from one address (IPv6: one /64); 0 is no cap (behind a reverse proxy, every client shares its address). */
     AGENTHOST_MAX_CONNECTIONS_PER_ADDRESS: int(0, 10_000_000).default(256),

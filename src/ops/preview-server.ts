@@ -1,6 +1,7 @@
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { pipeline } from 'node:stream';
+import type { ConnectionGuard } from '../api/connection-guard.js';
 import type { Logger } from '../logger.js';
 import { opaqueOriginPreflight, previewTarget, requestHeaders, responseHeaders, type PreviewMode, type Target } from './preview-headers.js';
 import type { Preview, PreviewService } from './previews.js';
@@ -21,6 +22,8 @@ export interface PreviewServerOptions {
   /** Values that never reach a sandbox in a request header or cookie, besides agenthost keys (the metrics token). */
   secrets: readonly string[];
   log: Logger;
+  /** Caps connections and bounds slow clients, with the API listener's. */
+  connections?: ConnectionGuard;
 }
 
 /** Answers of the listener itself (no preview, or none reachable): text that nothing renders or sniffs. */
@@ -64,6 +67,7 @@ export async function startPreviewServer(o: PreviewServerOptions): Promise<Previ
       plain(res, 502, 'preview unavailable');
     });
   });
+  o.connections?.attach(server);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const target = previewTarget(req.url ?? '/', req.headers.host, o.mode);

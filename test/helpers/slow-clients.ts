@@ -112,8 +112,8 @@ export interface ProbeReport {
   worstMs: number;
 }
 
-/** GETs `url` on a new connection from 127.0.0.1 every `everyMs` until stopped; each must answer 200 within `timeoutMs`. */
-export function probeLoop(url: string, everyMs: number, timeoutMs: number): { stop(): Promise<ProbeReport> } {
+/** GETs `url` on a new connection from 127.0.0.1 every `everyMs` until stopped; each must answer `status` within `timeoutMs`. */
+export function probeLoop(url: string, everyMs: number, timeoutMs: number, status = 200): { stop(): Promise<ProbeReport> } {
   const report: ProbeReport = { probes: 0, failures: [], worstMs: 0 };
   let running = true;
   const once = () =>
@@ -130,7 +130,7 @@ export function probeLoop(url: string, everyMs: number, timeoutMs: number): { st
       };
       const req = get(url, { agent: false, localAddress: '127.0.0.1', timeout: timeoutMs }, (res) => {
         res.resume();
-        res.once('end', () => done(res.statusCode === 200 ? undefined : `status ${res.statusCode}`));
+        res.once('end', () => done(res.statusCode === status ? undefined : `status ${res.statusCode}`));
         res.once('close', () => done('closed before the answer ended'));
       });
       req.once('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
