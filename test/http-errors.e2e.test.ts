@@ -127,8 +127,8 @@ describe('every answer in the API shape', { timeout: 600_000 }, () => {
       assert.equal(hook.status, 404, JSON.stringify(body));
       assert.equal(body.error.type, 'not_found_error');
       assert.match(body.request_id ?? '', /^req_/);
-      for (const call of [h.client.beta.agents.retrieve(long), h.client.beta.sessions.events.send(long, { events: [] })]) {
-        const error = await rejects(call);
+      for (const call of [() => h.client.beta.agents.retrieve(long), () => h.client.beta.sessions.events.send(long, { events: [] })]) {
+        const error = await rejects(call());
         assert.ok(error instanceof Anthropic.NotFoundError, String(error));
         assert.equal((error.error as ErrorBody).error.type, 'not_found_error');
       }
