@@ -27,10 +27,16 @@ interface RawAnswer {
   status: number;
   headers: string;
   body: string;
+  /** Everything the server sent before it closed. */
+  text: string;
 }
 
-/** Sends `bytes` as they are on a new connection (then half-closes, if asked) and reads the answer until the server closes. */
-function raw(url: string, bytes: string | Buffer, o: { halfClose?: boolean } = {}): Promise<RawAnswer> {
+/**
+ * Sends `bytes` as they are on a new connection (then half-closes, if asked)
+ * and reads until the first answer is complete or, with `untilClose`, until
+ * the server closes.
+ */
+function raw(url: string, bytes: string | Buffer, o: { halfClose?: boolean; untilClose?: boolean } = {}): Promise<RawAnswer> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect({ host: hostname, port: Number(port) }, () => {
@@ -44,13 +50,13 @@ function raw(url: string, bytes: string | Buffer, o: { halfClose?: boolean } = {
       // One answer is all these requests get; stop at its end.
       const end = text.indexOf('\r\n\r\n');
       const length = /content-length: *(\d+)/i.exec(text.slice(0, end));
-      if (end >= 0 && length && text.length >= end + 4 + Number(length[1])) socket.destroy();
+      if (!o.untilClose && end >= 0 && length && text.length >= end + 4 + Number(length[1])) socket.destroy();
     });
     socket.on('error', reject);
     socket.on('close', () => {
       const end = text.indexOf('\r\n\r\n');
       const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
-      resolve({ status, headers: text.slice(0, end), body: end >= 0 ? text.slice(end + 4) : '' });
+      resolve({ status, headers: text.slice(0, end), body: end >= 0 ? text.slice(end + 4) : '', text });
     });
   });
 }
@@ -175,6 +181,13 @@ describe('every answer in the API shape', { timeout: 600_000 }, () => {
     it('a body cut short of its content-length is 400', async () => {
       const head = `POST /v1/files HTTP/1.1\r\nhost: x\r\nx-api-key: ${key}\r\ncontent-type: multipart/form-data; boundary=xyz\r\ncontent-length: 5000\r\n\r\n`;
       assertShape(await raw(h.server.url, head + part, { halfClose: true }), 400, 'invalid_request_error');
+    });
+
+    it('a request answered before its body came (no key: 401), then cut short, gets that one answer only', async () => {
+      const head = 'POST /v1/files HTTP/1.1\r\nhost: x\r\ncontent-type: multipart/form-data; boundary=xyz\r\ncontent-length: 5000\r\n\r\n';
+      const answer = await raw(h.server.url, head + part, { halfClose: true, untilClose: true });
+      assert.equal(answer.text.match(/^HTTP\/1\.1 /gm)?.length, 1, answer.text);
+      assertShape(answer, 401, 'authentication_error');
     });
   });
 

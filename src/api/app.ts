@@ -9,7 +9,7 @@ import type { Store } from '../store/store.js';
 import { checkStorableJson } from '../text-rules.js';
 import { createAuthenticator } from './auth.js';
 import type { ConnectionGuard } from './connection-guard.js';
-import { clientError, frameworkError, MAX_PARAM_LENGTH } from './http-errors.js';
+import { answeredBeforeBody, clientError, frameworkError, MAX_PARAM_LENGTH } from './http-errors.js';
 
 export interface AppOptions {
   log: Logger;
@@ -104,6 +104,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // gave up part way (over the limit) leaves the rest unread.
     const raw = request.raw;
     if (!raw.complete && !raw.destroyed) {
+      answeredBeforeBody(raw);
       raw.unpipe();
       raw.removeAllListeners('data');
       raw.resume();

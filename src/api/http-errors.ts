@@ -1,4 +1,4 @@
-import { STATUS_CODES, type ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply } from 'fastify';
 import { AppError, ErrorCode } from '../errors.js';
@@ -27,6 +27,19 @@ export function frameworkError(error: FastifyError, request: { id: string; metho
   void reply.status(appError.status).send(appError.toBody(request.id));
 }
 
+/** Connections still reading the body of a request already answered (a 413). */
+const answeredEarly = new WeakSet<Socket>();
+
+/**
+ * Notes that `req` was answered before its body arrived: until the body has
+ * been read, a parse error on its connection (the client giving up on the
+ * body) concerns a request that has had its answer, and gets no second one.
+ */
+export function answeredBeforeBody(req: IncomingMessage): void {
+  answeredEarly.add(req.socket);
+  req.once('end', () => answeredEarly.delete(req.socket));
+}
+
 /**
  * For Fastify's `clientErrorHandler`: answers what node's HTTP parser refused
  * (a NUL or other control character in a header, oversized headers, broken
@@ -36,7 +49,7 @@ export function frameworkError(error: FastifyError, request: { id: string; metho
 export function clientError(error: Error & { code?: string; reason?: string }, socket: Socket): void {
   const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
   // A reset has no one to answer; a timeout is a client too slow to read one.
-  if (error.code === 'ECONNRESET' || error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || !socket.writable || inFlight?.headersSent) {
+  if (error.code === 'ECONNRESET' || error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || !socket.writable || inFlight?.headersSent || answeredEarly.has(socket)) {
     socket.destroy();
     return;
   }
