@@ -571,9 +571,12 @@ export function runSandboxContract(name: string, makeProvider: MakeProvider, opt
     test('limits: destroy removes everything, even a fork bomb', async () => {
       const { s } = await limited({ pids: 64 });
       const tok = token();
-      const proc = sh(s, `sleep 1000.${tok} & bomb() { bomb | bomb & }; bomb; wait`);
-      const exited = new Promise((r) => proc.once('exit', r));
-      assert.ok(await waitFor(() => sleepsWith(tok).length > 0, 3_000, { keepAlive: true }));
+      // The sleep is a command of its own, which the pids watchdog never kills as a tool: only destroy may end it.
+      // (Started beside the bomb in one shell, it was a tool: gone with the bomb's tools before a slow look found it.)
+      const sleeper = sh(s, `exec sleep 1000.${tok}`);
+      const procs = [sleeper, sh(s, `sleep 1001.${tok} & bomb() { bomb | bomb & }; bomb; wait`)];
+      const exited = Promise.all(procs.map((p) => new Promise((r) => p.once('exit', r))));
+      assert.ok(await waitFor(() => sleepsWith(`1000.${tok}`).length > 0, 10_000, { keepAlive: true }));
       await s.destroy();
       await exited;
       assert.deepEqual(sleepsWith(tok), []);
