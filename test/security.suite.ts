@@ -17,6 +17,8 @@ import { podmanMissing, startTestEngine, type TestEngine } from '../src/sandbox/
 import { startServer, type Server } from '../src/server.js';
 import { startScriptedModel, type ScriptedModel } from '../src/testing/scripted-model/index.js';
 import { UPSTREAM_KEY, isIdle, providerUnavailable, readStream, type AnyEvent } from './helpers/e2e.js';
+import { startOps, type OpsServer } from './ops-helpers.js';
+import { errorAttempts, keyAttempts, previewAttempts, registrationAttempts, textAttempts, type Attempt } from './security-api.js';
 
 /**
  * The security suite (`npm run test:security`): real sessions through the
@@ -516,6 +518,28 @@ for (const provider of PROVIDERS) {
   });
 }
 
+// The API itself, attacked from outside any sandbox: another workspace, a read-only key, no key at all.
+const API_SECTION = !only || only.includes('api');
+const API_CATEGORIES = ['keys', 'previews', 'registry', 'requests', 'text'];
+const MIN_API_ATTEMPTS = 40;
+if (API_SECTION) describe('security: api', { timeout: 900_000 }, () => {
+  let h: OpsServer;
+  const record = (category: string, attempts: Attempt[]) => {
+    const r = row('api', category);
+    r.attempted += attempts.length;
+    r.succeeded.push(...attempts.filter((a) => a.succeeded).map((a) => `${a.name}: ${a.detail ?? ''}`));
+  };
+  before(async () => {
+    h = await startOps({ backend: 'sqlite', env: { AGENTHOST_BODY_LIMIT: String(8 * 1024 * 1024) } });
+  });
+  after(() => h?.close());
+  it('previews', async () => record('previews', await previewAttempts(h)));
+  it('malformed requests', async () => record('requests', await errorAttempts(h)));
+  it('webhooks and triggers', async () => record('registry', await registrationAttempts(h)));
+  it('stored text', async () => record('text', await textAttempts(h)));
+  it('revoked keys', async () => record('keys', await keyAttempts(h)));
+});
+
 after(async () => {
   await new Promise((r) => origin.close(r));
   const lines = rows.map((r) => `${r.provider.padEnd(8)} ${r.category.padEnd(10)} attempted ${String(r.attempted).padStart(3)}, succeeded ${r.succeeded.length}${r.controls ? `, controls passed ${r.controls}` : ''}`);
@@ -537,6 +561,12 @@ after(async () => {
     assert.ok(attempted >= MIN_ATTEMPTS, `${provider}: ${attempted} attempts, fewer than ${MIN_ATTEMPTS}`);
     assert.ok(mine.filter((r) => r.category !== 'resources').every((r) => r.controls > 0), `${provider}: a category ran without its positive controls`);
     assert.ok((coldStarts[provider] ?? []).length > 0, `${provider}: no cold start measured`);
+  }
+  if (API_SECTION) {
+    const api = rows.filter((r) => r.provider === 'api');
+    assert.deepEqual(api.map((r) => r.category).sort(), API_CATEGORIES, 'api: categories with rows');
+    const attempted = api.reduce((n, r) => n + r.attempted, 0);
+    assert.ok(attempted >= MIN_API_ATTEMPTS, `api: ${attempted} attempts, fewer than ${MIN_API_ATTEMPTS}`);
   }
   for (const [provider, why] of unavailableHere) console.log(`${provider} was not run: ${why}`);
 });
