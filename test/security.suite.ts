@@ -18,7 +18,7 @@ import { startServer, type Server } from '../src/server.js';
 import { startScriptedModel, type ScriptedModel } from '../src/testing/scripted-model/index.js';
 import { UPSTREAM_KEY, isIdle, providerUnavailable, readStream, type AnyEvent } from './helpers/e2e.js';
 import { startOps, type OpsServer } from './ops-helpers.js';
-import { errorAttempts, keyAttempts, previewAttempts, registrationAttempts, textAttempts, type Attempt } from './security-api.js';
+import { connectionAttempts, errorAttempts, keyAttempts, previewAttempts, registrationAttempts, textAttempts, type Attempt } from './security-api.js';
 
 /**
  * The security suite (`npm run test:security`): real sessions through the
@@ -520,7 +520,9 @@ for (const provider of PROVIDERS) {
 
 // The API itself, attacked from outside any sandbox: another workspace, a read-only key, no key at all.
 const API_SECTION = !only || only.includes('api');
-const API_CATEGORIES = ['keys', 'previews', 'registry', 'requests', 'text'];
+const API_CATEGORIES = ['connections', 'keys', 'previews', 'registry', 'requests', 'text'];
+/** Short bounds, so the slow clients' attempt takes seconds; the rules are the same at the defaults. */
+const SLOW_CLIENT_BOUNDS = { AGENTHOST_MAX_CONNECTIONS_PER_ADDRESS: '64', AGENTHOST_HEADERS_TIMEOUT_MS: '2000', AGENTHOST_BODY_TIMEOUT_MS: '2000' };
 const MIN_API_ATTEMPTS = 40;
 if (API_SECTION) describe('security: api', { timeout: 900_000 }, () => {
   let h: OpsServer;
@@ -530,7 +532,7 @@ if (API_SECTION) describe('security: api', { timeout: 900_000 }, () => {
     r.succeeded.push(...attempts.filter((a) => a.succeeded).map((a) => `${a.name}: ${a.detail ?? ''}`));
   };
   before(async () => {
-    h = await startOps({ backend: 'sqlite', env: { AGENTHOST_BODY_LIMIT: String(8 * 1024 * 1024) } });
+    h = await startOps({ backend: 'sqlite', env: { AGENTHOST_BODY_LIMIT: String(8 * 1024 * 1024), ...SLOW_CLIENT_BOUNDS } });
   });
   after(() => h?.close());
   it('previews', async () => record('previews', await previewAttempts(h)));
@@ -538,6 +540,8 @@ if (API_SECTION) describe('security: api', { timeout: 900_000 }, () => {
   it('webhooks and triggers', async () => record('registry', await registrationAttempts(h)));
   it('stored text', async () => record('text', await textAttempts(h)));
   it('revoked keys', async () => record('keys', await keyAttempts(h)));
+  it('slow clients', async () =>
+    record('connections', await connectionAttempts(h, { perAddress: 64, headerTimeoutMs: 2_000, bodyIdleTimeoutMs: 2_000 })));
 });
 
 after(async () => {
