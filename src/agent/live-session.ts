@@ -13,6 +13,7 @@ import {
 import type { Logger } from '../logger.js';
 import type { Sandbox } from '../sandbox/provider.js';
 import type { EventDraft, EventLog, SessionRef } from '../sessions/event-log.js';
+import { withInternal, withRuntime } from '../sessions/session-body.js';
 import type { Json, JsonObject } from '../store/store.js';
 import { InputQueue } from './input-queue.js';
 import { idleDraft, mapAssistantContent, mapResult, mapToolResult, sessionError, type ContentBlockLike, type ResultLike, type StopReason } from './mapping.js';
@@ -481,11 +482,7 @@ export class LiveSession {
           const init = message as { session_id: string; claude_code_version?: string };
           this.version ??= init.claude_code_version ?? null;
           await this.deps.events.update(this.deps.ref, (s) => ({
-            body: {
-              ...s.body,
-              runtime: { ...(s.body.runtime as JsonObject), cli_version: init.claude_code_version ?? null },
-              internal: { ...(s.body.internal as JsonObject), claude_session_id: init.session_id },
-            },
+            body: withInternal(withRuntime(s.body, { cli_version: init.claude_code_version ?? null }), { claude_session_id: init.session_id }),
           }));
         } else if (message.subtype === 'mirror_error') {
           this.deps.onMirrorError?.(this, message.key, message.error);
@@ -548,9 +545,7 @@ export class LiveSession {
     this.waitingSinceMs = null;
     this.interrupted = false;
     this.asks.clear();
-    await this.deps.events.append(this.deps.ref, drafts, (s) => ({
-      body: { ...s.body, internal: { ...(s.body.internal as JsonObject), cost_usd: result.total_cost_usd ?? 0 } },
-    }));
+    await this.deps.events.append(this.deps.ref, drafts, (s) => ({ body: withInternal(s.body, { cost_usd: result.total_cost_usd ?? 0 }) }));
     this.deps.onTurnEnded?.(this, mapped.stopReason);
     // Limits end the process after their result; the engine hands what is
     // still queued to the next process. Otherwise the next turn starts here.

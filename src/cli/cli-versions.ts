@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import type { Config } from '../config/config.js';
 import { silentLogger } from '../logger.js';
 import { CliVersions } from '../ops/cli-versions.js';
+import { runtimeOf } from '../sessions/session-body.js';
 import { openStore } from '../store/index.js';
 import type { JsonObject } from '../store/store.js';
 
@@ -15,7 +16,7 @@ async function sessionsByVersion(config: Readonly<Config>): Promise<Map<string, 
   try {
     const out = new Map<string, string[]>();
     for (const s of await store.listSessionsByStatus(['idle', 'running', 'rescheduling'])) {
-      const runtime = (s.body.runtime as JsonObject | undefined) ?? {};
+      const runtime = runtimeOf(s.body);
       if (runtime.sandbox_state !== 'live' && runtime.sandbox_state !== 'starting' && runtime.sandbox_state !== 'standby') continue;
       const version = typeof runtime.cli_version === 'string' ? runtime.cli_version : 'unknown';
       out.set(version, [...(out.get(version) ?? []), s.id]);

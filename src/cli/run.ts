@@ -7,6 +7,7 @@ import type { Config } from '../config/config.js';
 import { createLogger } from '../logger.js';
 import { SANDBOX_HOST_UID } from '../sandbox/ownership.js';
 import { startServer } from '../server.js';
+import { internalOf } from '../sessions/session-body.js';
 
 type Event = { id: string; type: string; [k: string]: unknown };
 
@@ -94,7 +95,7 @@ export async function run(argv: string[], config: Readonly<Config>): Promise<num
     const done = await client.beta.sessions.retrieve(session.id);
     const usage = done.usage;
     const stored = await server.store.getSession(workspaceId, session.id);
-    const cost = (stored?.body.internal as { cost_usd?: unknown } | undefined)?.cost_usd;
+    const cost = stored ? internalOf(stored.body).cost_usd : undefined;
     process.stderr.write(
       `agenthost: ${failed ? 'failed' : 'done'} — ${usage.input_tokens ?? 0} input / ${usage.output_tokens ?? 0} output tokens` +
         `${typeof cost === 'number' ? `, about $${cost.toFixed(4)}` : ''}\n`,

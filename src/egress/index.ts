@@ -1,4 +1,3 @@
-import type { JsonObject } from '../store/store.js';
 import { egressPolicyFor, type NetworkingConfig } from './policy.js';
 import type { EgressProxy } from './proxy.js';
 
@@ -17,10 +16,10 @@ interface ModelEndpoints<S> {
  */
 export function withEgress<S extends object>(gateway: ModelEndpoints<S>, egress: EgressProxy) {
   return {
-    async openSession(sessionId: string, network?: { networking: JsonObject | undefined; mcpServerUrls: string[] }): Promise<S & { egressSocket: string }> {
+    async openSession(sessionId: string, network?: { networking: NetworkingConfig | undefined; mcpServerUrls: string[] }): Promise<S & { egressSocket: string }> {
       const model = await gateway.openSession(sessionId);
       try {
-        const policy = egressPolicyFor(network?.networking as NetworkingConfig | undefined, network?.mcpServerUrls ?? []);
+        const policy = egressPolicyFor(network?.networking, network?.mcpServerUrls ?? []);
         const { socketPath } = await egress.openSession(sessionId, policy);
         return { ...model, egressSocket: socketPath };
       } catch (error) {

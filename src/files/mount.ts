@@ -3,6 +3,7 @@ import { chown, lstat, mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../logger.js';
 import type { EventLog } from '../sessions/event-log.js';
+import { internalOf, withInternal } from '../sessions/session-body.js';
 import type { JsonObject, SessionRecord, Store } from '../store/store.js';
 import { writeAll, type BlobStore } from './blobs.js';
 import { fileResourcesOf } from './session-resources.js';
@@ -97,11 +98,8 @@ export async function copyNew(source: string, root: string, relative: string): P
  */
 export async function mountOnFirstStart(deps: MountDeps & { events: Pick<EventLog, 'update'> }, session: SessionRecord, dir: string): Promise<void> {
   if (fileResourcesOf(session.body).length === 0) return;
-  const internal = (session.body.internal as JsonObject | undefined) ?? {};
-  if (internal.resources_mounted_at) return;
+  if (internalOf(session.body).resources_mounted_at) return;
   await mountResources(deps, session, dir);
   const at = new Date().toISOString();
-  await deps.events.update(session, (s) => ({
-    body: { ...s.body, internal: { ...((s.body.internal as JsonObject | undefined) ?? {}), resources_mounted_at: at } },
-  }));
+  await deps.events.update(session, (s) => ({ body: withInternal(s.body, { resources_mounted_at: at }) }));
 }

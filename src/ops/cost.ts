@@ -1,8 +1,11 @@
 import type { Logger } from '../logger.js';
 import type { SessionRef } from '../sessions/event-log.js';
+import { internalOf, runtimeOf, withInternal, withRuntime, type SandboxClock } from '../sessions/session-body.js';
 import type { JsonObject, Store } from '../store/store.js';
 import type { Metrics, TokenUsage } from './metrics.js';
 import type { PriceTable } from './pricing.js';
+
+export type { SandboxClock };
 
 /**
  * Prices what sessions consume and records it per workspace (the usage
@@ -62,37 +65,27 @@ export class CostMeter {
   }
 }
 
-/**
- * Where a session body keeps its cost. `runtime.cost` is what was recorded;
- * `internal.sandbox_clock` is the live sandbox's time not yet recorded, so a
- * session read mid-life shows its sandbox time up to now.
- */
-export interface SandboxClock {
-  since: string;
-  usd_per_hour: number;
-}
-
 const round = (usd: number): number => Math.round(usd * 1e6) / 1e6;
 
-/** Adds recorded cost to a session body. */
+/**
+ * Adds recorded cost to a session body (`runtime.cost`); `clock`, when given,
+ * is the live sandbox's time not yet recorded (`internal.sandbox_clock`), so
+ * a session read mid-life shows its sandbox time up to now.
+ */
 export function addCost(body: JsonObject, add: { tokens_usd?: number; sandbox_usd?: number }, clock?: SandboxClock | null): JsonObject {
-  const runtime = (body.runtime as JsonObject | undefined) ?? {};
-  const cost = (runtime.cost as JsonObject | undefined) ?? {};
-  const num = (k: string) => (typeof cost[k] === 'number' ? (cost[k] as number) : 0);
-  const next: JsonObject = {
-    ...body,
-    runtime: { ...runtime, cost: { tokens_usd: num('tokens_usd') + (add.tokens_usd ?? 0), sandbox_usd: num('sandbox_usd') + (add.sandbox_usd ?? 0) } },
-  };
-  if (clock !== undefined) next.internal = { ...((body.internal as JsonObject | undefined) ?? {}), sandbox_clock: clock as JsonObject | null };
-  return next;
+  const cost = runtimeOf(body).cost;
+  const next = withRuntime(body, {
+    cost: { tokens_usd: (cost?.tokens_usd ?? 0) + (add.tokens_usd ?? 0), sandbox_usd: (cost?.sandbox_usd ?? 0) + (add.sandbox_usd ?? 0) },
+  });
+  return clock === undefined ? next : withInternal(next, { sandbox_clock: clock });
 }
 
 /** `runtime.cost` as the API shows it, including a live sandbox's time up to `now`. */
 export function sessionCost(body: JsonObject, now: Date): { tokens_usd: number; sandbox_usd: number; total_usd: number } {
-  const cost = ((body.runtime as JsonObject | undefined)?.cost as JsonObject | undefined) ?? {};
-  const tokens = typeof cost.tokens_usd === 'number' ? cost.tokens_usd : 0;
-  let sandbox = typeof cost.sandbox_usd === 'number' ? cost.sandbox_usd : 0;
-  const clock = (body.internal as JsonObject | undefined)?.sandbox_clock as SandboxClock | null | undefined;
+  const cost = runtimeOf(body).cost;
+  const tokens = cost?.tokens_usd ?? 0;
+  let sandbox = cost?.sandbox_usd ?? 0;
+  const clock = internalOf(body).sandbox_clock;
   if (clock) sandbox += (Math.max(0, now.getTime() - Date.parse(clock.since)) / 3_600_000) * clock.usd_per_hour;
   return { tokens_usd: round(tokens), sandbox_usd: round(sandbox), total_usd: round(tokens + sandbox) };
 }

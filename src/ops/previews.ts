@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AppError, ErrorCode, conflict, invalid, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Logger } from '../logger.js';
+import { runtimeOf } from '../sessions/session-body.js';
 import type { JsonObject, SessionRecord, Store } from '../store/store.js';
 import type { NetnsBridges } from './netns-bridge.js';
 
@@ -63,7 +64,7 @@ export class PreviewService {
     const body = createPreviewBody.parse(input);
     const session = await this.session(workspaceId, sessionId);
     if (session.archivedAt || session.status === 'terminated') throw conflict(`session ${sessionId} has ended; it has no sandbox to preview`);
-    const provider = (session.body.runtime as JsonObject | undefined)?.provider;
+    const provider = runtimeOf(session.body).provider;
     if (provider === 'process') throw invalid('previews need a sandbox with a network of its own; the process provider has none');
     if (this.previewsOf(workspaceId, sessionId).length >= MAX_PER_SESSION) throw invalid(`a session may have at most ${MAX_PER_SESSION} previews; revoke one first`);
     const now = this.now();

@@ -11,14 +11,17 @@ import type { SandboxLimits, SandboxProvider } from '../sandbox/provider.js';
 import type { EnvironmentRecord, Json, JsonObject, SessionRecord, Store } from '../store/store.js';
 import { materializeTranscript, readLocalTranscript, type RepairableSessionStore } from '../store/session-store.js';
 import { newId } from '../ids.js';
-import { sandboxLimitsOf } from '../resources/environment-body.js';
+import { DEFAULT_LIFECYCLE, environmentConfig, type EnvironmentConfig } from '../resources/environment-config.js';
+import type { Lifecycle } from '../resources/environment-body.js';
+import type { NetworkingConfig } from '../egress/policy.js';
 import { PathLocks, checkSharedWrite } from '../lifecycle/path-locks.js';
 import { StartGate } from '../lifecycle/start-gate.js';
 import { StandbySet, standbyHoldMs } from '../lifecycle/standby.js';
 import { WarmPool, poolKey, type WarmMember, type WarmPoolSettings, type WarmPoolStatus } from '../lifecycle/warm-pool.js';
 import type { EventLog, SessionMutation, SessionRef } from './event-log.js';
 import { SerialQueue } from './serial-queue.js';
-import { inputCommitted, redeliveryContent, undeliveredMessages, withInternal } from './redeliver.js';
+import { inputCommitted, redeliveryContent, undeliveredMessages } from './redeliver.js';
+import { agentModelId, agentOf, budgetCentsOf, internalOf, runtimeOf, withInternal, withRuntime, withUsageAdded, type SandboxState } from './session-body.js';
 
 /** The part of the model gateway the engine uses. */
 export interface SessionGateway {
@@ -28,7 +31,7 @@ export interface SessionGateway {
    */
   openSession(
     sessionId: string,
-    network?: { networking: JsonObject | undefined; mcpServerUrls: string[] },
+    network?: { networking: NetworkingConfig | undefined; mcpServerUrls: string[] },
   ): Promise<{ token: string; socketPath: string; url: string; egressSocket?: string }>;
   closeSession(sessionId: string): Promise<void>;
   /** While on, the gateway answers the session's model calls itself (a warm sandbox's rehearsal). */
@@ -56,13 +59,6 @@ export interface WorkspaceSnapshots {
   /** Restores into `dir` (created); false when there is no snapshot. */
   restore(sessionId: string, dir: string): Promise<boolean>;
   delete(sessionId: string): Promise<void>;
-}
-
-/** A session's lifecycle policy, from its environment's `config.lifecycle`. */
-export interface LifecyclePolicy {
-  pattern: 'ephemeral' | 'long_running' | 'hybrid' | 'shared';
-  idle_timeout_s: number | null;
-  max_lifetime_s: number | null;
 }
 
 export interface EngineOptions {
@@ -120,18 +116,9 @@ interface Booted {
   executable: string | undefined;
 }
 
-/** `standby`: a warm sandbox is the session's, and its first message has not arrived yet. */
-type SandboxState = 'standby' | 'starting' | 'live' | 'hibernated' | 'destroyed';
-
 /** How long an interrupted turn may take to end before a sandbox at its max_lifetime_s goes anyway. */
 const RECYCLE_TURN_END_MS = 10_000;
 
-const DEFAULT_LIFECYCLE: LifecyclePolicy = { pattern: 'hybrid', idle_timeout_s: 300, max_lifetime_s: 4 * 3600 };
-
-export function lifecycleOf(environmentBody: JsonObject): LifecyclePolicy {
-  const lc = (environmentBody.config as JsonObject | undefined)?.lifecycle as Partial<LifecyclePolicy> | undefined;
-  return lc?.pattern ? { ...DEFAULT_LIFECYCLE, ...lc } as LifecyclePolicy : DEFAULT_LIFECYCLE;
-}
 
 /**
  * Owns every live session: starts its sandbox and Claude Code process on the
@@ -151,7 +138,7 @@ export class SessionEngine {
   private readonly sharedWorkspaces = new Map<string, string>();
   private readonly locks = new PathLocks();
   private readonly preapprovals = new Map<string, { claudeName: string; input: JsonObject }>();
-  private readonly lifecycles = new Map<string, LifecyclePolicy>();
+  private readonly lifecycles = new Map<string, Lifecycle>();
   /** Sessions whose sandbox reached its max_lifetime_s and is being stopped. */
   private readonly recycling = new Set<string>();
   private reaper: NodeJS.Timeout | undefined;
@@ -166,7 +153,7 @@ export class SessionEngine {
   private readonly log: Logger;
   private readonly metrics: Metrics;
   private readonly gate: StartGate;
-  private readonly pool: WarmPool<{ env: EnvironmentRecord; body: JsonObject }, Booted>;
+  private readonly pool: WarmPool<{ env: EnvironmentRecord; config: EnvironmentConfig; body: JsonObject }, Booted>;
   /** Warm sandboxes handed to sessions that have not started on them yet (standby sessions). */
   private readonly claimed = new StandbySet<Booted>();
   /**
@@ -181,7 +168,7 @@ export class SessionEngine {
     this.metrics = o.metrics ?? new NoopMetrics();
     this.gate = new StartGate(o.startConcurrency ?? 2);
     this.pool = new WarmPool({
-      start: (spec, id) => this.startWarm(spec.env, spec.body, id),
+      start: (spec, id) => this.startWarm(spec.env, spec.config, spec.body, id),
       discard: (id, booted) => this.discardWarm(id, booted),
       hasRoom: (workspaceId) => !this.shuttingDown && (!o.maxLiveSessionsPerWorkspace || this.liveCount(workspaceId) < o.maxLiveSessionsPerWorkspace),
       newId: () => newId('sesn'),
@@ -197,15 +184,16 @@ export class SessionEngine {
    * demand. `body` is the new session's body (agent snapshot, budget).
    */
   async claimWarm(workspaceId: string, env: EnvironmentRecord, body: JsonObject): Promise<string | null> {
-    const settings = this.warmSettings(env.body);
-    const agent = body.agent as JsonObject;
+    const config = this.configOf(env.body);
+    const settings = config.warmPool;
+    const agent = agentOf(body);
     // A budget is fixed when Claude Code starts; such sessions start cold.
     if (!settings || settings.max === 0 || this.shuttingDown || (body.budget ?? null) !== null) return null;
-    const key = poolKey(workspaceId, env.id, String(agent.id), Number(agent.version));
+    const key = poolKey(workspaceId, env.id, agent.id, agent.version);
     const fingerprint = `${env.updatedAt}|${(await this.executable()) ?? ''}`;
-    this.pool.noteDemand({ key, workspaceId, environmentId: env.id, settings, fingerprint, spec: { env, body: { agent } } });
+    this.pool.noteDemand({ key, workspaceId, environmentId: env.id, settings, fingerprint, spec: { env, config, body: { agent: body.agent ?? null } } });
     const member = this.pool.take(key, fingerprint);
-    if (member) this.claimed.add(member.id, member, standbyHoldMs(lifecycleOf(env.body).idle_timeout_s, settings));
+    if (member) this.claimed.add(member.id, member, standbyHoldMs(config.lifecycle.idle_timeout_s, settings));
     this.pool.reconcile();
     return member?.id ?? null;
   }
@@ -226,7 +214,7 @@ export class SessionEngine {
         const version = booted.live.cliVersion;
         if (version) {
           void this.o.events
-            .update(ref, (s) => ({ body: withRuntime(s.body, { cli_version: (s.body.runtime as JsonObject | undefined)?.cli_version ?? version }) }))
+            .update(ref, (s) => ({ body: withRuntime(s.body, { cli_version: runtimeOf(s.body).cli_version ?? version }) }))
             .catch(() => null);
         }
       },
@@ -280,23 +268,20 @@ export class SessionEngine {
     return this.pool.count(workspaceId) + this.claimed.count(workspaceId, (id) => this.starting.has(id));
   }
 
-  private warmSettings(environmentBody: JsonObject): WarmPoolSettings | undefined {
-    const defaults = this.o.warmPool;
-    if (!defaults) return undefined;
-    const own = ((environmentBody.config as JsonObject | undefined)?.warm_pool ?? {}) as { min?: number; max?: number; idle_timeout_s?: number };
-    const max = own.max ?? defaults.max;
-    return { min: Math.min(own.min ?? defaults.min, max), max, idleTimeoutS: own.idle_timeout_s ?? defaults.idleTimeoutS };
+  /** The environment's typed configuration, with this server's defaults. */
+  private configOf(environmentBody: JsonObject): EnvironmentConfig {
+    return environmentConfig(environmentBody, { provider: this.o.defaultProvider, warmPool: this.o.warmPool });
   }
 
-  private async startWarm(env: EnvironmentRecord, body: JsonObject, id: string): Promise<Booted> {
+  private async startWarm(env: EnvironmentRecord, config: EnvironmentConfig, body: JsonObject, id: string): Promise<Booted> {
     const ref: SessionRef = { id, workspaceId: env.workspaceId };
     let failure: unknown;
     // The rehearsal is part of the start: it takes the same slot of the gate.
     const booted = await this.gate.run(async () => {
-      const started = await this.boot(ref, env, body);
+      const started = await this.boot(ref, env, config, body);
       if (started.live.isEnded) failure = new Error('Claude Code exited while starting');
       // A member taken while it started has a session waiting: that session runs the first turn itself.
-      else if (warmPoolRehearses(env.body) && this.pool.has(id)) failure = await this.rehearse(id, started).then(noop, (error: unknown) => error);
+      else if (config.warmPool?.rehearse !== false && this.pool.has(id)) failure = await this.rehearse(id, started).then(noop, (error: unknown) => error);
       return started;
     }, 'background');
     if (failure) {
@@ -382,9 +367,9 @@ export class SessionEngine {
     }
   }
 
+  /** The sandbox provider of an environment's sessions. */
   providerFor(environmentBody: JsonObject): string {
-    const sandbox = (environmentBody.config as JsonObject | undefined)?.sandbox as JsonObject | undefined;
-    return typeof sandbox?.provider === 'string' ? sandbox.provider : this.o.defaultProvider;
+    return this.configOf(environmentBody).provider;
   }
 
   /** Hands committed user.message content to the session's process, starting it if needed. */
@@ -481,7 +466,7 @@ export class SessionEngine {
       const toolUse = await this.o.store.getEvent(session.id, toolUseEventId);
       if (!toolUse) return false;
       const name = String(toolUse.body.name);
-      const input = (toolUse.body.input as JsonObject | undefined) ?? {};
+      const input = isObject(toolUse.body.input) ? toolUse.body.input : {};
       const text = allow
         ? `The user approved your ${name} call with input ${JSON.stringify(input)}. It has not run: the session was restored while it waited for approval. Make the call again if you still need it.`
         : `The user denied your ${name} call${denyMessage ? `: ${denyMessage}` : '.'} It did not run.`;
@@ -565,7 +550,7 @@ export class SessionEngine {
     await this.removeOrphanedFiles();
     const unapplied: Array<{ session: SessionRecord; confirmation: JsonObject }> = [];
     for (const session of await this.o.store.listSessionsByStatus(['idle'])) {
-      const state = (session.body.runtime as JsonObject | undefined)?.sandbox_state;
+      const state = runtimeOf(session.body).sandbox_state;
       const hadSandbox = state === 'live' || state === 'starting' || state === 'standby';
       if (!hadSandbox && !inputCommitted(session.body)) continue;
       // Input committed after the last turn began or ended never reached Claude Code: the server died
@@ -621,7 +606,7 @@ export class SessionEngine {
   private async endInterrupted(session: SessionRecord, message: string): Promise<void> {
     const { events } = await this.o.events.append(session, [sessionError('unknown_error', message, 'exhausted'), idleDraft({ type: 'retries_exhausted' })], (s) => ({
       // A hibernated session's snapshot is still its workspace: the next start restores it.
-      body: (s.body.runtime as JsonObject | undefined)?.sandbox_state === 'hibernated' ? s.body : withRuntime(s.body, { sandbox_state: 'destroyed' }),
+      body: runtimeOf(s.body).sandbox_state === 'hibernated' ? s.body : withRuntime(s.body, { sandbox_state: 'destroyed' }),
     }));
     const through = events.at(-1)!.seq;
     await this.o.events.update(session, (s) => ({ body: withInternal(s.body, { redeliver_through: through, input_committed: undefined }) }));
@@ -633,7 +618,7 @@ export class SessionEngine {
    */
   private async withRedelivery(session: SessionRecord, content: Json[]): Promise<Json[]> {
     const current = (await this.o.store.getSession(session.workspaceId, session.id)) ?? session;
-    const internal = (current.body.internal as JsonObject | undefined) ?? {};
+    const internal = internalOf(current.body);
     const through = internal.redeliver_through;
     if (typeof through !== 'number') return content;
     const events = await this.o.store.listEvents(session.id, { limit: 10_000, order: 'asc', types: ['user.message', 'session.status_idle'] });
@@ -781,7 +766,7 @@ export class SessionEngine {
           },
         },
       ],
-      (s) => ({ body: addCost({ ...s.body, usage: addUsage(s.body.usage as JsonObject | undefined, u) }, { tokens_usd: usd }) }),
+      (s) => ({ body: addCost(withUsageAdded(s.body, u), { tokens_usd: usd }) }),
     );
   }
 
@@ -852,8 +837,9 @@ export class SessionEngine {
     const env = await this.o.store.getEnvironment(session.workspaceId, session.environmentId);
     if (!env) throw new Error(`environment ${session.environmentId} no longer exists`);
     const current = (await this.o.store.getSession(session.workspaceId, session.id)) ?? session;
-    const lifecycle = lifecycleOf(env.body);
-    const wasHibernated = (current.body.runtime as JsonObject | undefined)?.sandbox_state === 'hibernated';
+    const config = this.configOf(env.body);
+    const lifecycle = config.lifecycle;
+    const wasHibernated = runtimeOf(current.body).sandbox_state === 'hibernated';
 
     let booted = await this.claimedBoot(session.id);
     const warm = booted !== undefined;
@@ -868,11 +854,10 @@ export class SessionEngine {
         throw error;
       });
     } else {
-      const providerName = this.providerFor(env.body);
       this.lifecycles.set(session.id, lifecycle);
-      await this.setSandboxState(ref, 'starting', providerName);
+      await this.setSandboxState(ref, 'starting', config.provider);
       booted = await this.gate.run(() =>
-        this.boot(ref, env, current.body, {
+        this.boot(ref, env, config, current.body, {
           beforeStart: async (dirs) => {
             if (wasHibernated && this.o.snapshots && this.ownsWorkspace(session.id)) await this.o.snapshots.restore(session.id, dirs.workspace);
           },
@@ -903,27 +888,28 @@ export class SessionEngine {
   private async boot(
     ref: SessionRef,
     env: EnvironmentRecord,
+    config: EnvironmentConfig,
     body: JsonObject,
     hooks: { beforeStart?: (dirs: SessionDirs) => Promise<void>; prepare?: (dirs: SessionDirs) => Promise<void> } = {},
   ): Promise<Booted> {
-    const providerName = this.providerFor(env.body);
+    const providerName = config.provider;
     const provider = this.o.providers.get(providerName);
     if (!provider) throw new Error(`sandbox provider ${providerName} is not available on this server`);
-    const lifecycle = lifecycleOf(env.body);
+    const { lifecycle, networking } = config;
     const shared = lifecycle.pattern === 'shared' || lifecycle.pattern === 'long_running';
     if (shared) this.sharedWorkspaces.set(ref.id, env.id);
     const dirs = this.dirsFor(ref.id);
     await hooks.beforeStart?.(dirs);
     await Promise.all([dirs.workspace, dirs.cwd, dirs.config, dirs.tmp].map((d) => mkdir(d, { recursive: true, mode: 0o777 })));
     // A resume would materialize the store's copy over the local file that has the missed lines.
-    if (transcriptGaps(body.internal).length > 0 && !(await this.repairTranscripts(ref, dirs.config))) {
+    const internal = internalOf(body);
+    if ((internal.transcript_gaps ?? []).length > 0 && !(await this.repairTranscripts(ref, dirs.config))) {
       throw new Error('the conversation transcript could not be saved to the store; try again');
     }
     await hooks.prepare?.(dirs);
-    const resume = await this.resumableConversation(ref.id, (body.internal as JsonObject | undefined)?.claude_session_id, dirs.config);
-    const networking = (env.body.config as JsonObject | undefined)?.networking as JsonObject | undefined;
-    const agent = body.agent as JsonObject;
-    const mcpServerUrls = ((agent.mcp_servers as JsonObject[] | undefined) ?? []).flatMap((m) => (typeof m.url === 'string' ? [m.url] : []));
+    const resume = await this.resumableConversation(ref.id, internal.claude_session_id, dirs.config);
+    const agent = agentOf(body);
+    const mcpServerUrls = (agent.mcp_servers ?? []).flatMap((m) => (typeof m.url === 'string' ? [m.url] : []));
     const endpoint = await this.o.gateway.openSession(ref.id, { networking, mcpServerUrls });
     let sandbox;
     try {
@@ -935,8 +921,8 @@ export class SessionEngine {
         tmpDir: dirs.tmp,
         gatewaySocket: endpoint.socketPath,
         gatewayUrl: endpoint.url,
-        limits: sandboxLimits(env.body),
-        ...(endpoint.egressSocket ? { egressSocket: endpoint.egressSocket, egressLimited: networking?.type === 'limited' } : {}),
+        limits: config.limits,
+        ...(endpoint.egressSocket ? { egressSocket: endpoint.egressSocket, egressLimited: networking.type === 'limited' } : {}),
         // What a limit stopped, for the user to read; the turn itself goes on (or ends as the CLI decides).
         onLimit: (event) =>
           void this.o.events
@@ -957,7 +943,7 @@ export class SessionEngine {
       dirs,
       gatewayToken: endpoint.token,
       options: {
-        model: modelId(agent) ?? this.o.defaultModel,
+        model: agentModelId(agent) ?? this.o.defaultModel,
         system: typeof agent.system === 'string' ? agent.system : null,
         plan: planTools(agent.tools),
         maxTurns: this.o.maxTurns,
@@ -1002,9 +988,9 @@ export class SessionEngine {
     this.log.error({ sessionId: ref.id, transcript: key, error }, 'the store missed transcript lines; they are rewritten from the local file later');
     await this.o.events
       .update(ref, (s) => {
-        const gaps = transcriptGaps(s.body.internal);
+        const gaps = internalOf(s.body).transcript_gaps ?? [];
         if (gaps.some((k) => sameTranscript(k, key))) return {};
-        return { body: withInternal(s.body, { transcript_gaps: [...gaps, transcriptKeyJson(key)] }) };
+        return { body: withInternal(s.body, { transcript_gaps: [...gaps, transcriptKey(key)] }) };
       })
       .catch((e: unknown) => this.log.error({ err: e, sessionId: ref.id }, 'could not record a transcript the store missed lines of'));
   }
@@ -1026,7 +1012,7 @@ export class SessionEngine {
   private async repairTranscriptsOrThrow(ref: SessionRef, configDir: string): Promise<boolean> {
     const transcripts = this.o.transcripts;
     const session = await this.o.store.getSession(ref.workspaceId, ref.id);
-    const gaps = transcriptGaps(session?.body.internal);
+    const gaps = session ? (internalOf(session.body).transcript_gaps ?? []) : [];
     if (!transcripts || gaps.length === 0) return true;
     const left: SessionKey[] = [];
     let lost = 0;
@@ -1049,7 +1035,7 @@ export class SessionEngine {
       }
     }
     const record: SessionMutation = (s) => ({
-      body: withInternal(s.body, { transcript_gaps: left.map(transcriptKeyJson) }),
+      body: withInternal(s.body, { transcript_gaps: left.map(transcriptKey) }),
     });
     if (lost === 0) await this.o.events.update(ref, record);
     else {
@@ -1068,7 +1054,7 @@ export class SessionEngine {
    * the session starts a new conversation instead, and the messages the
    * crash kept from the old one are redelivered (see redeliver.ts).
    */
-  private async resumableConversation(sessionId: string, claudeSessionId: unknown, configDir: string): Promise<string | undefined> {
+  private async resumableConversation(sessionId: string, claudeSessionId: string | undefined, configDir: string): Promise<string | undefined> {
     if (typeof claudeSessionId !== 'string') return undefined;
     const transcripts = this.o.transcripts;
     if (!transcripts) return claudeSessionId;
@@ -1126,49 +1112,18 @@ export class SessionEngine {
   }
 }
 
-/** The environment's `config.sandbox` limits, as the sandbox takes them. */
-/** Whether the environment's warm sandboxes rehearse a turn (`config.warm_pool.rehearse`, default true). */
-function warmPoolRehearses(environmentBody: JsonObject): boolean {
-  const pool = (environmentBody.config as JsonObject | undefined)?.warm_pool as JsonObject | undefined;
-  return pool?.rehearse !== false;
-}
-
 function noop(): void {}
 
-function sandboxLimits(environmentBody: JsonObject): SandboxLimits {
-  const l = sandboxLimitsOf(environmentBody.config as never);
-  return { memoryMib: l.memory_mib, cpus: l.cpus, pids: l.pids, diskMib: l.disk_mib, toolTimeoutS: l.tool_timeout_s };
-}
-
-function withRuntime(body: JsonObject, patch: JsonObject): JsonObject {
-  return { ...body, runtime: { ...((body.runtime as JsonObject | undefined) ?? {}), ...patch } };
-}
-
-function modelId(agent: JsonObject): string | undefined {
-  const model = agent.model;
-  if (typeof model === 'string') return model;
-  if (model && typeof model === 'object' && !Array.isArray(model) && typeof model.id === 'string') return model.id;
-  return undefined;
+function isObject(value: Json | undefined): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** What is left of the session's budget for the next process, in USD. */
 function remainingBudget(body: JsonObject): { maxBudgetUsd?: number } {
-  const budget = body.budget as JsonObject | null | undefined;
-  const amount = (budget?.max_list_cost as JsonObject | undefined)?.amount;
-  if (typeof amount !== 'string') return {};
-  const spent = Number((body.internal as JsonObject | undefined)?.cost_usd ?? 0);
-  return { maxBudgetUsd: Math.max(Number(amount) / 100 - spent, 0.000001) };
-}
-
-function addUsage(current: JsonObject | undefined, u: ModelRequestEnd['usage']): JsonObject {
-  const n = (k: string) => (typeof current?.[k] === 'number' ? (current[k] as number) : 0);
-  return {
-    ...current,
-    input_tokens: n('input_tokens') + u.input_tokens,
-    output_tokens: n('output_tokens') + u.output_tokens,
-    cache_read_input_tokens: n('cache_read_input_tokens') + u.cache_read_input_tokens,
-    cache_creation_input_tokens: n('cache_creation_input_tokens') + u.cache_creation_input_tokens,
-  };
+  const cents = budgetCentsOf(body);
+  if (cents === undefined) return {};
+  const spent = internalOf(body).cost_usd ?? 0;
+  return { maxBudgetUsd: Math.max(Number(cents) / 100 - spent, 0.000001) };
 }
 
 /** Claude Code's name for an API tool name (`bash` → `Bash`). */
@@ -1176,16 +1131,11 @@ function claudeToolName(apiName: string): string {
   return (TOOL_NAMES as Record<string, string>)[apiName] ?? apiName;
 }
 
-/** Transcripts of a session (by `internal.transcript_gaps`) whose store copy misses lines. */
-function transcriptGaps(internal: unknown): SessionKey[] {
-  const gaps = (internal as JsonObject | undefined)?.transcript_gaps;
-  return Array.isArray(gaps) ? (gaps as unknown as SessionKey[]) : [];
-}
-
 function sameTranscript(a: SessionKey, b: SessionKey): boolean {
   return a.projectKey === b.projectKey && a.sessionId === b.sessionId && (a.subpath ?? '') === (b.subpath ?? '');
 }
 
-function transcriptKeyJson(key: SessionKey): JsonObject {
+/** A transcript's key as stored: without an empty subpath. */
+function transcriptKey(key: SessionKey): SessionKey {
   return { projectKey: key.projectKey, sessionId: key.sessionId, ...(key.subpath ? { subpath: key.subpath } : {}) };
 }

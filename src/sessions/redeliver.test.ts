@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EventRecord, JsonObject } from '../store/store.js';
-import { inputCommitted, redeliveryContent, undeliveredMessages, withInternal, withInputCommitted } from './redeliver.js';
+import { inputCommitted, redeliveryContent, undeliveredMessages, withInputCommitted } from './redeliver.js';
+import { withInternal } from './session-body.js';
 
 let seq = 0;
 function event(type: string, body: JsonObject = {}): EventRecord {

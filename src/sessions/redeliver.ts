@@ -1,4 +1,5 @@
 import type { EventRecord, Json, JsonObject } from '../store/store.js';
+import { internalOf, withInternal } from './session-body.js';
 
 /**
  * Messages a crash kept from Claude Code.
@@ -48,19 +49,6 @@ export function inputCommitted(body: JsonObject): boolean {
   return internalOf(body).input_committed === true;
 }
 
-/** The session body with `patch` over its internal fields; an undefined value removes the field. */
-export function withInternal(body: JsonObject, patch: Record<string, Json | undefined>): JsonObject {
-  const internal: JsonObject = { ...internalOf(body) };
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === undefined) delete internal[key];
-    else internal[key] = value;
-  }
-  return { ...body, internal };
-}
-
-function internalOf(body: JsonObject): JsonObject {
-  return (body.internal as JsonObject | undefined) ?? {};
-}
 
 /** The content a redelivery sends ahead of the new message: a note, then each message's blocks. */
 export function redeliveryContent(messages: readonly JsonObject[]): Json[] {

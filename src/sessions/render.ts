@@ -1,10 +1,10 @@
 import { sessionCost } from '../ops/cost.js';
+import { shownRuntime, usageOf } from './session-body.js';
 import type { EventRecord, JsonObject, SessionRecord } from '../store/store.js';
 
 /** A session as the API shows it (BetaManagedAgentsSession plus the `runtime` extension). */
 export function renderSession(s: SessionRecord, now: Date = new Date()): JsonObject {
-  const usage = (s.body.usage as JsonObject | undefined) ?? {};
-  const num = (k: string) => (typeof usage[k] === 'number' ? (usage[k] as number) : 0);
+  const usage = usageOf(s.body);
   const started = Date.parse(s.createdAt);
   const ended = s.archivedAt ? Date.parse(s.archivedAt) : now.getTime();
   return {
@@ -23,13 +23,13 @@ export function renderSession(s: SessionRecord, now: Date = new Date()): JsonObj
     title: s.body.title ?? null,
     updated_at: s.updatedAt,
     usage: {
-      input_tokens: num('input_tokens'),
-      output_tokens: num('output_tokens'),
-      cache_read_input_tokens: num('cache_read_input_tokens'),
-      cache_creation: { ephemeral_5m_input_tokens: num('cache_creation_input_tokens') },
+      input_tokens: usage.input_tokens,
+      output_tokens: usage.output_tokens,
+      cache_read_input_tokens: usage.cache_read_input_tokens,
+      cache_creation: { ephemeral_5m_input_tokens: usage.cache_creation_input_tokens },
     },
     vault_ids: [],
-    runtime: s.body.runtime ? { ...(s.body.runtime as JsonObject), cost: sessionCost(s.body, now) } : null,
+    runtime: shownRuntime(s.body, sessionCost(s.body, now)),
   };
 }
 

@@ -16,9 +16,11 @@ import {
   type SessionRecord,
   type Store,
 } from '../store/store.js';
-import { lifecycleOf, type SessionEngine } from './engine.js';
+import { environmentConfig } from '../resources/environment-config.js';
+import type { SessionEngine } from './engine.js';
 import type { EventLog } from './event-log.js';
 import { withInputCommitted } from './redeliver.js';
+import { withRuntime } from './session-body.js';
 import { INITIAL_STATUS, statusAfter } from './status.js';
 import { createSessionBody, sendEventsBody, updateSessionBody, type EventParams } from './schemas.js';
 
@@ -71,16 +73,19 @@ export class SessionService {
     // A warm sandbox was started for a session id of its own; the session takes that id. Until its
     // first message the session is standby: its sandbox gives way when the workspace needs the room.
     const warmId = await this.o.engine.claimWarm(workspaceId, env, { agent: snapshot, budget });
-    const stored: JsonObject = {
-      agent: snapshot,
-      title: body.title ?? null,
-      metadata: body.metadata ?? {},
-      budget,
-      resources,
-      usage: { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
-      runtime: { sandbox_state: warmId ? 'standby' : 'destroyed', provider, pattern: lifecycleOf(env.body).pattern, cli_version: null },
-      internal: {},
-    };
+    const { lifecycle } = environmentConfig(env.body, { provider });
+    const stored = withRuntime(
+      {
+        agent: snapshot,
+        title: body.title ?? null,
+        metadata: body.metadata ?? {},
+        budget,
+        resources,
+        usage: { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
+        internal: {},
+      },
+      { sandbox_state: warmId ? 'standby' : 'destroyed', provider, pattern: lifecycle.pattern, cli_version: null },
+    );
     const created = this.o.store.createSession(
       {
         id: warmId ?? newId('sesn'),
