@@ -46,6 +46,8 @@ import { EnvironmentService } from './resources/environments.js';
 import { createSandboxProvider, type SandboxProviderName } from './sandbox/index.js';
 import type { SandboxProvider } from './sandbox/provider.js';
 import { SessionEngine } from './sessions/engine.js';
+import { LiveSessions } from './sessions/live-sessions.js';
+import { ModelSpans } from './sessions/model-spans.js';
 import { EventLog } from './sessions/event-log.js';
 import { SessionService } from './sessions/service.js';
 import { openStore } from './store/index.js';
@@ -148,9 +150,9 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
   const cliVersions = new CliVersions({ dataDir: config.dataDir, range: config.cli.range, registry: config.cli.registry });
   const bundledCli = existingBundledCli();
   const budgets = new BudgetService({ store, metrics, onRefused: (workspaceId, reason) => webhooks.budgetRefused(workspaceId, reason) });
-  // The engine and the gateway refer to each other: the gateway reports
-  // model requests to the engine, the engine opens gateway sessions.
-  let engine: SessionEngine | undefined;
+  // The sessions this server runs: the engine keeps them, the gateway's model requests are recorded against them.
+  const liveSessions = new LiveSessions();
+  const spans = new ModelSpans({ sessions: liveSessions, events, log, meter });
   const gateway = await createModelGateway({
     upstreamBaseUrl: config.upstream.baseUrl,
     upstreamApiKey: config.upstream.apiKey,
@@ -159,13 +161,13 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
     log: log.child({ component: 'gateway' }),
     onRequest: (info) => {
       tracing.modelRequestStarted(info);
-      void engine?.modelRequestStarted(info).catch((error: unknown) => log.warn({ err: error }, 'span start failed'));
+      void spans.started(info).catch((error: unknown) => log.warn({ err: error }, 'span start failed'));
     },
     onResponse: (info) => {
       metrics.modelRequest({ model: info.model ?? 'unknown', status: info.status, seconds: info.durationMs / 1000, usage: info.usage, ...(info.error ? { errorType: info.error.type } : {}) });
       tracing.modelRequestEnded({ requestId: info.requestId, status: info.status, model: info.model, usage: info.usage, error: info.error ? `${info.error.type}: ${info.error.message}` : undefined });
-      void engine
-        ?.modelRequestEnded({ sessionId: info.sessionId, requestId: info.requestId, status: info.status, model: info.model, usage: info.usage, ...(info.error ? { error: `${info.error.type}: ${info.error.message}` } : {}) })
+      void spans
+        .ended({ sessionId: info.sessionId, requestId: info.requestId, status: info.status, model: info.model, usage: info.usage, ...(info.error ? { error: `${info.error.type}: ${info.error.message}` } : {}) })
         .catch((error: unknown) => log.warn({ err: error }, 'span end failed'));
     },
   });
@@ -178,10 +180,11 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
   const egress = await createEgressProxy({ socketDir: join(runtimeDir, 'egress'), log: log.child({ component: 'egress' }), ...options.egress });
 
   const snapshotBlobs = new LocalDirBlobStore(join(config.dataDir, 'blobs'));
-  engine = new SessionEngine({
+  const engine = new SessionEngine({
     store,
     events,
     log,
+    sessions: liveSessions,
     providers,
     defaultProvider: config.defaultProvider,
     gateway: withEgress(gateway, egress),
@@ -210,8 +213,7 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
     onTaskFinished: async (ref, dir) => void (await collectOutputs({ files, log }, ref, dir)),
     prepareWorkspace: (session, dir) => mountOnFirstStart({ store, blobs, log, events }, session, dir),
   });
-  const running = engine;
-  metrics.observeSessions(() => running.liveSessions());
+  metrics.observeSessions(() => liveSessions.samples());
   const bridges = new NetnsBridges({ dir: join(runtimeDir, 'previews'), log: log.child({ component: 'previews' }) });
   await bridges.init();
   // Previews have a listener (an origin) of their own; this is its public base, known once it listens.
@@ -219,7 +221,7 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
   const previewBase = config.previews.baseUrl ? new URL(config.previews.baseUrl) : undefined;
   const previews = new PreviewService({
     store,
-    engine: running,
+    engine,
     bridges,
     log: log.child({ component: 'previews' }),
     urlOf: (token) => (previewBase ? `${previewBase.protocol}//${token}.${previewBase.host}/` : `${previewsPublicUrl}/previews/${token}/`),
@@ -232,7 +234,7 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
     store,
     providers: [...providers.keys()],
     defaultProvider: config.defaultProvider,
-    warmPoolStatus: (workspaceId, id) => running.warmPoolStatus(workspaceId, id),
+    warmPoolStatus: (workspaceId, id) => engine.warmPoolStatus(workspaceId, id),
   });
   const sessions = new SessionService({ store, events, engine, providers: new Set(providers.keys()) });
   const triggers = new TriggerService({ store, sessions, log, cronMinIntervalS: config.cronMinIntervalS });
@@ -265,7 +267,7 @@ export async function startServer(config: Readonly<Config>, log: Logger, options
         metrics,
         rate: ratePerS > 0 ? { limiter: new RateLimiter(ratePerS, burst), ratePerS, burst } : undefined,
         streams: streamsPerKey > 0 ? { limiter: new ConnectionLimiter(streamsPerKey), max: streamsPerKey } : undefined,
-        liveSessions: liveSessionsPerWorkspace > 0 ? { max: liveSessionsPerWorkspace, engine: running } : undefined,
+        liveSessions: liveSessionsPerWorkspace > 0 ? { max: liveSessionsPerWorkspace, engine } : undefined,
       });
       await registerFileRoutes(v1, { files, maxUploadBytes: config.fileSizeLimit });
       registerTriggerRoutes(v1, triggers);
