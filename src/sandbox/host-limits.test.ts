@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, utimesSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -59,25 +60,39 @@ describe('host cgroups of a sandbox', () => {
     assert.deepEqual(mounts(layout).filter((m) => existsSync(join(m, level))), [], `left behind: ${level}`);
   });
 
-  it('start-up removes the empty cgroup directories earlier runs left, and none that holds a sandbox', async (t) => {
+  it("start-up removes what servers that are gone left: empty levels, and their sandboxes' cgroups without processes", async (t) => {
     const layout = layoutOrSkip(t);
     if (!layout) return;
     const base = mkdtempSync(join(tmpdir(), 'ahcg-'));
-    const leftover = join('agenthost', `bwrap-${randomBytes(6).toString('hex')}`);
-    // Another server's runtime directory with a sandbox in it (a cgroup v1/v2 directory's children are its sandboxes).
-    const live = join('agenthost', `bwrap-${randomBytes(6).toString('hex')}`, 'sb_live');
+    const level = () => join('agenthost', `bwrap-${randomBytes(6).toString('hex')}`);
+    const empty = level();
+    // A dead server's level: an old sandbox cgroup without processes, as a SIGKILLed server left them.
+    const dead = join(level(), 'sb_dead');
+    // A level no helper watches (a server from before the helpers), whose sandbox was created a moment ago.
+    const recent = join(level(), 'sb_recent');
+    // A live server's level (its helper names it), with a sandbox between its creation and its first spawn.
+    const watched = join(level(), 'sb_standby');
+    const old = new Date('2020-01-01');
     for (const m of mounts(layout)) {
-      mkdirSync(join(m, leftover), { recursive: true });
-      mkdirSync(join(m, live), { recursive: true });
+      mkdirSync(join(m, empty), { recursive: true });
+      for (const d of [dead, recent, watched]) mkdirSync(join(m, d), { recursive: true });
+      utimesSync(join(m, dead), old, old);
+      utimesSync(join(m, watched), old, old);
     }
+    // Named as sweep-on-exit.ts names its helper.
+    const helper = spawn('/bin/sh', ['-c', 'sleep 60', 'agenthost-sweep', ...mounts(layout).map((m) => join(m, dirname(watched)))], { stdio: 'ignore' });
     t.after(() => {
+      helper.kill('SIGKILL');
       for (const m of mounts(layout)) {
-        for (const d of [leftover, live, dirname(live)]) if (existsSync(join(m, d))) rmdirSync(join(m, d));
+        for (const d of [empty, ...[dead, recent, watched].flatMap((d) => [d, dirname(d)])]) if (existsSync(join(m, d))) rmdirSync(join(m, d));
       }
       rmSync(base, { recursive: true, force: true });
     });
     await new BwrapProvider({ runtimeDir: join(base, 'run'), log: silentLogger() }).list();
-    assert.deepEqual(mounts(layout).filter((m) => existsSync(join(m, leftover))), [], 'the empty leftover is gone');
-    assert.ok(mounts(layout).every((m) => existsSync(join(m, live))), 'the live sandbox keeps its cgroup');
+    const left = (d: string) => mounts(layout).filter((m) => existsSync(join(m, d)));
+    assert.deepEqual(left(empty), [], 'the empty level is gone');
+    assert.deepEqual([...left(dead), ...left(dirname(dead))], [], "the dead server's sandbox cgroup and level are gone");
+    assert.deepEqual(left(recent), mounts(layout), 'a sandbox cgroup created a moment ago stays');
+    assert.deepEqual(left(watched), mounts(layout), "a live server's sandbox stays, however old");
   });
 });

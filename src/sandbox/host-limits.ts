@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import type { Logger } from '../logger.js';
 import { dirname } from 'node:path';
-import { detectCgroups, removeEmptyRuntimeCgroups, sandboxCgroupPath, SandboxCgroup, type CgroupLayout } from './cgroups/cgroup.js';
-import { sweepOnServerExit } from './cgroups/sweep-on-exit.js';
+import { detectCgroups, removeLeftoverRuntimeCgroups, sandboxCgroupPath, SandboxCgroup, type CgroupLayout } from './cgroups/cgroup.js';
+import { sweepOnServerExit, watchedLevels } from './cgroups/sweep-on-exit.js';
 import type { ProcStat } from './host-processes.js';
 import { SandboxUnsupportedError, type LimitEvent, type SandboxLimits } from './provider.js';
 import { Watchdog } from './watchdog.js';
@@ -98,13 +98,16 @@ export class HostLimits {
   }
 
   /**
-   * Removes the empty cgroup directories that earlier runs of `provider`
-   * left (start-up cleanup, beside `destroyLeftover` for each sandbox).
-   * Returns how many went.
+   * Removes the cgroup directories without processes that servers of
+   * `provider` which are gone left (start-up cleanup, beside
+   * `destroyLeftover` for each sandbox of this runtime directory): see
+   * `removeLeftoverRuntimeCgroups`. A sandbox cgroup of a level no live
+   * server watches goes once it is ten minutes old. Returns how many went.
    */
-  static removeEmptyLeftovers(options: { provider: string; cgroupRoot: string }): number {
+  static removeLeftovers(options: { provider: string; cgroupRoot: string }): number {
     const layout = cgroupLayout(options.cgroupRoot);
-    return 'unavailable' in layout ? 0 : removeEmptyRuntimeCgroups(layout, options.provider);
+    if ('unavailable' in layout) return 0;
+    return removeLeftoverRuntimeCgroups(layout, options.provider, { live: watchedLevels(), staleBefore: Date.now() - 10 * 60_000 });
   }
 
   /**

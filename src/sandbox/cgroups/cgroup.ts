@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { sleep } from '../host-processes.js';
 import type { SandboxLimits } from '../provider.js';
@@ -68,29 +68,45 @@ function removeIfEmpty(dir: string): boolean {
 }
 
 /**
- * Removes the runtime-directory levels (`agenthost/<provider>-<hash>`) of
- * `provider` that hold no sandbox cgroup: what servers that died (or ran
- * before these were removed with their last sandbox) left. Only empty ones
- * go, and the kernel decides that atomically, so another server's level with
- * a sandbox in it is never touched; one whose first sandbox it is creating
- * at that very moment re-creates it (`SandboxCgroup.create`). Returns how
- * many it removed, counted once across hierarchies.
+ * Removes what servers that are gone left of `provider`'s runtime-directory
+ * levels (`agenthost/<provider>-<hash>`): empty levels, and in a level no
+ * live server watches (`live`: the levels' directories named by running
+ * `sweep-on-exit.ts` helpers) the sandbox cgroups without processes last
+ * changed before `staleBefore` (a server's sandbox has processes from its
+ * first spawn on; a recent one may be between its creation and that spawn).
+ * Nothing with a process in it is touched: the kernel refuses to remove it,
+ * atomically. A server creating its first sandbox in a level removed at that
+ * very moment makes it again (`SandboxCgroup.create`). Returns how many
+ * directories it removed in the first hierarchy.
  */
-export function removeEmptyRuntimeCgroups(layout: CgroupLayout, provider: string): number {
-  const removed = new Set<string>();
+export function removeLeftoverRuntimeCgroups(layout: CgroupLayout, provider: string, o: { live: ReadonlySet<string>; staleBefore: number }): number {
+  let removed = 0;
   const pattern = new RegExp(`^${provider.replace(/[^a-z0-9]/gi, '')}-[0-9a-f]{12}$`);
-  for (const mount of new Set(Object.values(layout.mounts))) {
-    let names: string[];
+  const mounts = [...new Set(Object.values(layout.mounts))];
+  const dirs = (dir: string): string[] => {
     try {
-      names = readdirSync(join(mount, 'agenthost'), { withFileTypes: true }).filter((d) => d.isDirectory() && pattern.test(d.name)).map((d) => d.name);
+      return readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
     } catch {
-      continue;
+      return [];
     }
-    for (const name of names) {
-      if (removeIfEmpty(join(mount, 'agenthost', name))) removed.add(name);
+  };
+  for (const name of dirs(join(mounts[0]!, 'agenthost')).filter((n) => pattern.test(n))) {
+    const level = (mount: string): string => join(mount, 'agenthost', name);
+    if (!mounts.some((m) => o.live.has(level(m)))) {
+      for (const sandbox of dirs(level(mounts[0]!))) {
+        const stale = mounts.every((m) => {
+          try {
+            return statSync(join(level(m), sandbox)).mtimeMs < o.staleBefore;
+          } catch {
+            return true;
+          }
+        });
+        if (stale && mounts.map((m) => removeIfEmpty(join(level(m), sandbox)))[0]) removed++;
+      }
     }
+    if (mounts.map((m) => removeIfEmpty(level(m)))[0]) removed++;
   }
-  return removed.size;
+  return removed;
 }
 
 export class SandboxCgroup {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CgroupLayout } from './cgroup.js';
 
@@ -23,6 +24,8 @@ import type { CgroupLayout } from './cgroup.js';
  */
 
 const started = new Set<string>();
+/** The helper's name in its command line, before the level's directories. */
+const NAME = 'agenthost-sweep';
 
 /** The helper's script; `$@` are the level's directories, the pids hierarchy's first. */
 export const SWEEP_SCRIPT = [
@@ -56,7 +59,7 @@ export function sweepOnServerExit(layout: CgroupLayout, level: string): void {
   const mounts = [layout.mounts.pids, ...new Set(Object.values(layout.mounts).filter((m) => m !== layout.mounts.pids))];
   const key = join(layout.mounts.pids, level);
   if (started.has(key)) return;
-  const child = spawn('/bin/sh', ['-c', SWEEP_SCRIPT, 'agenthost-sweep', ...mounts.map((m) => join(m, level))], {
+  const child = spawn('/bin/sh', ['-c', SWEEP_SCRIPT, NAME, ...mounts.map((m) => join(m, level))], {
     detached: true,
     env: {},
     stdio: ['pipe', 'ignore', 'ignore'],
@@ -67,4 +70,24 @@ export function sweepOnServerExit(layout: CgroupLayout, level: string): void {
   child.once('error', () => started.delete(key));
   child.once('exit', () => started.delete(key));
   started.add(key);
+}
+
+/**
+ * The level directories (in every hierarchy) that a running helper watches:
+ * those of live servers. A level no helper names belongs to a server that is
+ * gone (or to one from before these helpers).
+ */
+export function watchedLevels(): Set<string> {
+  const out = new Set<string>();
+  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    if (argv[1] !== '-c' || argv[3] !== NAME) continue;
+    for (const dir of argv.slice(4)) if (dir) out.add(dir);
+  }
+  return out;
 }

@@ -189,7 +189,7 @@ export class GvisorProvider implements SandboxProvider {
   }
 
   async list(): Promise<SandboxInfo[]> {
-    HostLimits.removeEmptyLeftovers({ provider: this.name, cgroupRoot: this.options.cgroupRoot ?? '/sys/fs/cgroup' });
+    HostLimits.removeLeftovers({ provider: this.name, cgroupRoot: this.options.cgroupRoot ?? '/sys/fs/cgroup' });
     return this.registry.list().map((id) => ({ id, provider: this.name }));
   }
 
