@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import semver from 'semver';
 import { create as createTar } from 'tar';
-import { bundledCliPath, cliVersionOf } from '../src/ops/cli-versions.js';
+import { bundledCliPath, cliVersionOf } from '../src/claude-code/versions.js';
 import { processesMatching, waitFor } from './helpers/e2e.js';
 import { runTurn, startOps, type OpsServer } from './ops-helpers.js';
 

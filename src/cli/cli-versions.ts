@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/config.js';
 import { silentLogger } from '../logger.js';
-import { CliVersions } from '../ops/cli-versions.js';
+import { CliVersions } from '../claude-code/versions.js';
 import { runtimeOf } from '../sessions/session-body.js';
 import { openStore } from '../store/index.js';
 import type { JsonObject } from '../store/store.js';

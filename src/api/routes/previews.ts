@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { PreviewService } from '../../ops/previews.js';
+import type { PreviewService } from '../../previews/previews.js';
 
 type Params = { id: string; previewId: string };
 

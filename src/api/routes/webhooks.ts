@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { renderWebhookDelivery, renderWebhookEndpoint, type WebhookService } from '../../ops/webhooks.js';
+import { renderWebhookDelivery, renderWebhookEndpoint, type WebhookService } from '../../webhooks/webhooks.js';
 
 type Params = { id: string };
 const deliveriesQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) });

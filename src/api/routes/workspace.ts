@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { BudgetService } from '../../ops/budget.js';
+import type { BudgetService } from '../../budgets/budget.js';
 
 const usageQuery = z.object({ since: z.iso.datetime({ offset: true }).or(z.iso.date()).optional() });
 

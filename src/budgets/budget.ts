@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AppError, ErrorCode } from '../errors.js';
 import type { JsonObject, Store, UsageSummary } from '../store/store.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../ops/metrics.js';
 
 const limit = z.number().finite().min(0).nullable();
 
