@@ -6,7 +6,8 @@ import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, afterEach, before, describe, it, type TestContext } from 'node:test';
-import { listProcesses, waitFor } from './host-processes.js';
+import { collect, hostSleepsWith, waitForOutput, type RunResult } from './contract-helpers.js';
+import { waitFor } from './host-processes.js';
 import { SandboxUnavailableError, type LimitEvent, type Sandbox, type SandboxLimits, type SandboxProcess, type SandboxProvider, type SandboxSpec } from './provider.js';
 
 /**
@@ -17,62 +18,9 @@ import { SandboxUnavailableError, type LimitEvent, type Sandbox, type SandboxLim
  * socket and on loopback TCP.
  */
 
+export { collect, hostSleepsWith, waitForOutput, type RunResult } from './contract-helpers.js';
+
 export type MakeProvider = (options: { runtimeDir: string }) => SandboxProvider | Promise<SandboxProvider>;
-
-export interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Collects a process's output until it exits and its streams close. */
-export function collect(proc: SandboxProcess, stdin = ''): Promise<RunResult> {
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  proc.stdin.end(stdin);
-  // Listening from the start: the streams may close before or after 'exit'.
-  const closed = (s: NodeJS.ReadableStream): Promise<void> => new Promise((r) => s.once('close', () => r()));
-  const streams = Promise.all([closed(proc.stdout), closed(proc.stderr)]);
-  return new Promise((resolve, reject) => {
-    proc.once('error', reject);
-    proc.once('exit', (code, signal) => {
-      void streams.then(() => resolve({ code, signal, stdout, stderr }));
-    });
-  });
-}
-
-/** Resolves when the process has printed `text` on stdout. */
-export function waitForOutput(proc: SandboxProcess, text: string): Promise<void> {
-  let seen = '';
-  return new Promise((resolve, reject) => {
-    proc.stdout.on('data', (d: Buffer | string) => {
-      seen += String(d);
-      if (seen.includes(text)) resolve();
-    });
-    proc.once('exit', () => reject(new Error(`exited before printing ${text}; got ${seen}`)));
-  });
-}
-
-/**
- * Live `sleep` processes on the host whose argument contains `token`. Tests
- * start sleeps with unique durations (`sleep 1000.<token>`) to find exactly
- * their own processes, not a shell or bwrap whose command line mentions them.
- */
-export function hostSleepsWith(token: string): number[] {
-  return listProcesses()
-    .filter((p) => {
-      try {
-        const [argv0, arg] = readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').split('\0');
-        return argv0 !== undefined && /(^|\/)sleep$/.test(argv0) && arg !== undefined && arg.includes(token);
-      } catch {
-        return false;
-      }
-    })
-    .map((p) => p.pid);
-}
 
 const token = (): string => String(randomInt(100_000, 999_999));
 const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
