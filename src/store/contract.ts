@@ -1,20 +1,33 @@
+import { readdir } from 'node:fs/promises';
 import { afterEach, beforeEach, describe } from 'node:test';
-import { agentTests } from './contract/agents.js';
-import { environmentTests } from './contract/environments.js';
-import { eventTests } from './contract/events.js';
-import { fileTests } from './contract/files.js';
-import { idempotencyTests } from './contract/idempotency.js';
-import { pagingTests } from './contract/paging.js';
-import { sessionTests } from './contract/sessions.js';
-import { transcriptTests } from './contract/transcripts.js';
-import { triggerTests } from './contract/triggers.js';
-import { usageTests } from './contract/usage.js';
-import { webhookTests } from './contract/webhooks.js';
-import { lifecycleTests, workspaceTests } from './contract/workspaces.js';
+import type { GetStore } from './contract/fixtures.js';
 import type { Store } from './store.js';
 
 /** Makes a fresh, empty, not yet migrated store; `cleanup` closes it and removes its data. */
 export type MakeStore = () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
+
+type Suite = (store: GetStore) => void;
+
+/**
+ * The suites in `contract/`: every exported function named `...Tests`, file
+ * by file in name order. A store module's contract file is found here
+ * without being listed; a file there that exports no suite is an error, so
+ * none is left out by a typo.
+ */
+async function findSuites(): Promise<Suite[]> {
+  const dir = new URL('./contract/', import.meta.url);
+  const files = (await readdir(dir)).filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts') && !f.startsWith('fixtures.')).sort();
+  const suites: Suite[] = [];
+  for (const file of files) {
+    const exports = Object.entries((await import(new URL(file, dir).href)) as Record<string, unknown>);
+    const found = exports.filter(([name, value]) => name.endsWith('Tests') && typeof value === 'function');
+    if (found.length === 0) throw new Error(`contract/${file} exports no ...Tests suite`);
+    suites.push(...found.map(([, value]) => value as Suite));
+  }
+  return suites;
+}
+
+const suites = await findSuites();
 
 /**
  * The behaviour every Store implementation must show. Each implementation's
@@ -41,18 +54,6 @@ export function runStoreContract(name: string, makeStore: MakeStore): void {
       return current.store;
     };
 
-    lifecycleTests(store);
-    workspaceTests(store);
-    agentTests(store);
-    environmentTests(store);
-    sessionTests(store);
-    eventTests(store);
-    pagingTests(store);
-    fileTests(store);
-    transcriptTests(store);
-    idempotencyTests(store);
-    triggerTests(store);
-    usageTests(store);
-    webhookTests(store);
+    for (const suite of suites) suite(store);
   });
 }

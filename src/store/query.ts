@@ -1,27 +1,7 @@
-import type { EventQuery, Page, PageQuery, SessionPatch, SessionQuery } from './store.js';
+import { sql, type Generated, type SelectQueryBuilder } from 'kysely';
+import type { EventQuery, JsonObject, ListedRecord, Page, PageQuery } from './store.js';
 
-/**
- * SQL pieces both backends share. Table columns are named the same in SQLite
- * and PostgreSQL (`seq`, `created_at`, `archived_at`), so only the placeholder
- * syntax differs.
- */
-
-/** Collects bound values and hands out the placeholder for each. */
-export class Params {
-  readonly values: unknown[] = [];
-
-  constructor(private readonly style: 'sqlite' | 'postgres') {}
-
-  add(value: unknown): string {
-    this.values.push(value);
-    return this.style === 'postgres' ? `$${this.values.length}` : '?';
-  }
-
-  /** Placeholders for `IN (...)`; the caller ensures `values` is not empty. */
-  list(values: readonly unknown[]): string {
-    return values.map((v) => this.add(v)).join(', ');
-  }
-}
+/** Pieces every store module shares: timestamps, JSON columns, seq paging. */
 
 /**
  * Timestamps are stored in one canonical form (UTC, milliseconds, `Z`) so that
@@ -33,64 +13,89 @@ export function isoTimestamp(value: string): string {
   return date.toISOString();
 }
 
-/** Conditions for the seq cursor and the created_at filters of a page query. */
-export function pageConditions(query: PageQuery | EventQuery, params: Params): string[] {
-  const where: string[] = [];
-  if (query.afterSeq !== undefined) where.push(`seq > ${params.add(query.afterSeq)}`);
-  if (query.beforeSeq !== undefined) where.push(`seq < ${params.add(query.beforeSeq)}`);
-  if (query.createdGte !== undefined) where.push(`created_at >= ${params.add(isoTimestamp(query.createdGte))}`);
-  if (query.createdGt !== undefined) where.push(`created_at > ${params.add(isoTimestamp(query.createdGt))}`);
-  if (query.createdLte !== undefined) where.push(`created_at <= ${params.add(isoTimestamp(query.createdLte))}`);
-  if (query.createdLt !== undefined) where.push(`created_at < ${params.add(isoTimestamp(query.createdLt))}`);
-  return where;
-}
-
-/** Conditions for a listable resource: workspace, cursor, dates, archived. */
-export function listedConditions(workspaceId: string, query: PageQuery, params: Params): string[] {
-  const where = [`workspace_id = ${params.add(workspaceId)}`, ...pageConditions(query, params)];
-  if (!query.includeArchived) where.push('archived_at IS NULL');
-  return where;
-}
-
-/** `listedConditions` plus the session filters. Empty filter lists filter nothing. */
-export function sessionConditions(workspaceId: string, query: SessionQuery, params: Params): string[] {
-  const where = listedConditions(workspaceId, query, params);
-  if (query.agentId !== undefined) where.push(`agent_id = ${params.add(query.agentId)}`);
-  if (query.agentVersion !== undefined) where.push(`agent_version = ${params.add(query.agentVersion)}`);
-  if (query.statuses?.length) where.push(`status IN (${params.list(query.statuses)})`);
-  return where;
-}
-
-/** Conditions for one session's event log. Empty `types` filters nothing. */
-export function eventConditions(sessionId: string, query: EventQuery, params: Params): string[] {
-  const where = [`session_id = ${params.add(sessionId)}`, ...pageConditions(query, params)];
-  if (query.types?.length) where.push(`type IN (${params.list(query.types)})`);
-  return where;
-}
-
-/** The `SET` list for a session patch; fields left undefined keep their value. */
-export function sessionAssignments(patch: SessionPatch, params: Params): string {
-  const set: string[] = [];
-  if (patch.status !== undefined) set.push(`status = ${params.add(patch.status)}`);
-  if (patch.body !== undefined) set.push(`body = ${params.add(JSON.stringify(patch.body))}`);
-  if (patch.archivedAt !== undefined) {
-    set.push(`archived_at = ${params.add(patch.archivedAt === null ? null : isoTimestamp(patch.archivedAt))}`);
-  }
-  set.push(`updated_at = ${params.add(isoTimestamp(patch.updatedAt))}`);
-  return set.join(', ');
-}
-
 /** An optional timestamp in canonical form. */
 export function isoOrNull(value: string | null | undefined): string | null {
   return value === null || value === undefined ? null : isoTimestamp(value);
 }
 
+/** A JSON column's text (both backends hand JSON back as text) as the object it holds. */
+export const object = <T = JsonObject>(text: string): T => JSON.parse(text) as T;
+
+/** The columns of a listable resource's table (agents, environments, sessions). */
+export interface ListedTable {
+  seq: Generated<number>;
+  id: string;
+  workspace_id: string;
+  /** JSON text. */
+  body: string;
+  created_at: string;
+  updated_at: string;
+  archived_at: string | null;
+}
+
+type ListedRow = Omit<ListedTable, 'seq'> & { seq: number };
+
+export const toListed = (r: ListedRow): ListedRecord & { body: JsonObject } => ({
+  id: r.id,
+  workspaceId: r.workspace_id,
+  seq: r.seq,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  archivedAt: r.archived_at,
+  body: object(r.body),
+});
+
+/** The columns `listedValues` fills. */
+export const LISTED_COLUMNS = ['id', 'workspace_id', 'body', 'created_at', 'updated_at', 'archived_at'] as const;
+
+/** The columns every listable record shares, as a row to insert. */
+export const listedValues = (r: Omit<ListedRecord, 'seq'> & { body: JsonObject }) => ({
+  id: r.id,
+  workspace_id: r.workspaceId,
+  body: JSON.stringify(r.body),
+  created_at: isoTimestamp(r.createdAt),
+  updated_at: isoTimestamp(r.updatedAt),
+  archived_at: isoOrNull(r.archivedAt),
+});
+
+/** The SET of an archive: archived_at once, and updated_at only by the archive that sets it. */
+export function archiveSet(at: string) {
+  const ts = isoTimestamp(at);
+  return {
+    archived_at: sql<string>`coalesce(archived_at, ${ts})`,
+    updated_at: sql<string>`case when archived_at is null then ${ts} else updated_at end`,
+  };
+}
+
 /**
- * `ORDER BY ... LIMIT` fetching one row more than asked, so `finishPage` can
- * tell whether more rows exist without a second query.
+ * One page of a query over a table with `seq` and `created_at`: the seq
+ * cursor, the created filters, the order, and one row more than asked for,
+ * so `hasMore` needs no second query. `includeArchived` is the caller's.
  */
-export function pageTail(query: { order: 'asc' | 'desc'; limit: number }, params: Params): string {
-  return `ORDER BY seq ${query.order === 'desc' ? 'DESC' : 'ASC'} LIMIT ${params.add(pageLimit(query.limit) + 1)}`;
+export async function page<DB, TB extends keyof DB, O, T>(
+  qb: SelectQueryBuilder<DB, TB, O>,
+  query: PageQuery | EventQuery,
+  map: (row: O) => T,
+): Promise<Page<T>> {
+  const limit = pageLimit(query.limit);
+  const seq = sql.ref<number>('seq');
+  const created = sql.ref<string>('created_at');
+  const rows = await qb
+    .$if(query.afterSeq !== undefined, (q) => q.where(seq, '>', query.afterSeq!))
+    .$if(query.beforeSeq !== undefined, (q) => q.where(seq, '<', query.beforeSeq!))
+    .$if(query.createdGte !== undefined, (q) => q.where(created, '>=', isoTimestamp(query.createdGte!)))
+    .$if(query.createdGt !== undefined, (q) => q.where(created, '>', isoTimestamp(query.createdGt!)))
+    .$if(query.createdLte !== undefined, (q) => q.where(created, '<=', isoTimestamp(query.createdLte!)))
+    .$if(query.createdLt !== undefined, (q) => q.where(created, '<', isoTimestamp(query.createdLt!)))
+    .orderBy(seq, query.order === 'desc' ? 'desc' : 'asc')
+    .limit(limit + 1)
+    .execute();
+  return finishPage(rows, limit, map);
+}
+
+/** `page` over a listable table: archived rows are left out unless the query includes them. */
+export function listedPage<DB, TB extends keyof DB, O, T>(qb: SelectQueryBuilder<DB, TB, O>, query: PageQuery, map: (row: O) => T): Promise<Page<T>> {
+  return page(qb.$if(!query.includeArchived, (q) => q.where(sql.ref('archived_at'), 'is', null)), query, map);
 }
 
 export function finishPage<R, T>(rows: R[], limit: number, map: (row: R) => T): Page<T> {
@@ -98,21 +103,15 @@ export function finishPage<R, T>(rows: R[], limit: number, map: (row: R) => T): 
   return { items: rows.slice(0, n).map(map), hasMore: rows.length > n };
 }
 
-export function whereClause(conditions: string[]): string {
-  return conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
-}
-
 function pageLimit(limit: number): number {
   if (!Number.isInteger(limit) || limit < 0) throw new RangeError(`invalid page limit ${limit}`);
   return limit;
 }
 
-/** The stored subpath of a transcript key: '' for the main transcript. */
-export function transcriptSubpath(key: { subpath?: string }): string {
-  return key.subpath ?? '';
-}
-
-/** An entry's idempotency key: its `uuid` when that is a non-empty string. */
-export function entryUuid(entry: { uuid?: unknown }): string | null {
-  return typeof entry.uuid === 'string' && entry.uuid !== '' ? entry.uuid : null;
+/**
+ * `items` in slices small enough for one multi-row statement: SQLite binds
+ * at most 32,766 values, PostgreSQL 65,535.
+ */
+export function* batches<T>(items: T[], size = 500): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
 }

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type pg from 'pg';
+import type { PostgresPool, PostgresPoolClient, PostgresQueryResult } from 'kysely';
 import type { Logger } from '../../logger.js';
 import { StoreConflictError, StoreNotFoundError } from '../store.js';
 
@@ -9,10 +10,7 @@ const require = createRequire(import.meta.url);
 let pgModule: typeof pg | undefined;
 const loadPg = (): typeof pg => (pgModule ??= require('pg') as typeof pg);
 
-/** A pooled connection or one holding a transaction open. */
-export type Queryable = Pick<pg.PoolClient, 'query'>;
-
-export interface PgConnectionOptions {
+export interface PgPoolOptions {
   /** Becomes the search_path of every pooled connection. Must already be validated. */
   schema?: string;
   log?: Logger;
@@ -20,59 +18,67 @@ export interface PgConnectionOptions {
 }
 
 /**
- * A node-postgres pool with transactions and constraint errors translated to
- * the store's own.
+ * A node-postgres pool as Kysely's PostgreSQL dialect uses it: values come
+ * back as SQLite's do (BIGINT and NUMERIC as numbers, TIMESTAMPTZ as
+ * canonical ISO text, JSON as text), so one set of row types and mappers
+ * serves both databases; constraint failures become the store's own errors.
  */
-export class PgConnection {
-  private readonly pool: pg.Pool;
-  private ended = false;
+export function createPool(connectionString: string, options: PgPoolOptions): PostgresPool {
+  const pg = loadPg();
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.max ?? 10,
+    application_name: 'agenthost',
+    types: storeTypes(pg),
+    ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+  });
+  // An idle client losing its connection must not crash the process; the
+  // pool replaces it and the next query reports any lasting outage.
+  pool.on('error', (error) => options.log?.warn({ err: error }, 'postgres idle connection error'));
+  const clients = new WeakMap<pg.PoolClient, PostgresPoolClient>();
+  return {
+    async connect() {
+      const client = await pool.connect();
+      let wrapped = clients.get(client);
+      if (!wrapped) {
+        wrapped = translating(client);
+        clients.set(client, wrapped);
+      }
+      return wrapped;
+    },
+    end: () => pool.end(),
+  };
+}
 
-  constructor(connectionString: string, options: PgConnectionOptions) {
-    this.pool = new (loadPg().Pool)({
-      connectionString,
-      max: options.max ?? 10,
-      application_name: 'agenthost',
-      ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
-    });
-    // An idle client losing its connection must not crash the process; the
-    // pool replaces it and the next query reports any lasting outage.
-    this.pool.on('error', (error) => options.log?.warn({ err: error }, 'postgres idle connection error'));
-  }
+const OID = { int8: 20, numeric: 1700, json: 114, jsonb: 3802, timestamptz: 1184 };
 
-  /** One statement, on `client` or a pooled connection; returns its rows. */
-  async query<R>(sql: string, values: unknown[] = [], client: Queryable = this.pool): Promise<R[]> {
-    try {
-      return (await client.query(sql, values)).rows as R[];
-    } catch (error) {
-      throw translate(error);
-    }
-  }
+function storeTypes(pg: typeof import('pg').default): pg.CustomTypesConfig {
+  const toDate = pg.types.getTypeParser(OID.timestamptz) as (text: string) => Date;
+  const text = (value: string): string => value;
+  const parsers = new Map<number, (value: string) => unknown>([
+    // Seqs, sizes, token counts and mtimes stay far below 2^53.
+    [OID.int8, Number],
+    [OID.numeric, Number],
+    [OID.json, text],
+    [OID.jsonb, text],
+    [OID.timestamptz, (value) => toDate(value).toISOString()],
+  ]);
+  const getTypeParser = (oid: number, format?: 'text' | 'binary') =>
+    (format === undefined || format === 'text' ? parsers.get(oid) : undefined) ?? pg.types.getTypeParser(oid, format ?? 'text');
+  return { getTypeParser: getTypeParser as pg.CustomTypesConfig['getTypeParser'] };
+}
 
-  /** Runs `fn` inside BEGIN/COMMIT on one connection; rolls back if it throws. */
-  async tx<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
-      const result = await fn(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch((rollbackError: Error) => {
-        broken = rollbackError;
-      });
-      throw translate(error);
-    } finally {
-      // A connection that could not roll back is in an unknown state: drop it.
-      client.release(broken);
-    }
-  }
-
-  async end(): Promise<void> {
-    if (this.ended) return;
-    this.ended = true;
-    await this.pool.end();
-  }
+function translating(client: pg.PoolClient): PostgresPoolClient {
+  return {
+    async query<R>(sql: string, parameters: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>> {
+      try {
+        return (await client.query(sql, parameters as unknown[])) as unknown as PostgresQueryResult<R>;
+      } catch (error) {
+        throw translate(error);
+      }
+    },
+    release: (destroy) => client.release(destroy),
+  } as PostgresPoolClient;
 }
 
 /** Constraint failures become the store's own errors; anything else passes through. */

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import pg from 'pg';
 import { runStoreContract } from '../contract.js';
-import { loadMigrations } from '../migrations.js';
 import { PostgresStore } from './postgres-store.js';
 
 const url = process.env.AGENTHOST_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
@@ -83,10 +83,12 @@ if (problem === null) {
       try {
         await old.query(`CREATE SCHEMA "${schema}"; SET search_path TO "${schema}"`);
         await old.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())');
-        for (const m of await loadMigrations(new URL('./migrations/', import.meta.url))) {
-          if (m.version >= 8) continue;
-          await old.query(m.sql);
-          await old.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+        const history = new URL('./migrations/', import.meta.url);
+        for (const file of (await readdir(history)).sort()) {
+          const [, version, name] = /^(\d+)_(\w+)\.sql$/.exec(file)!;
+          if (Number(version) >= 8) continue;
+          await old.query(await readFile(new URL(file, history), 'utf8'));
+          await old.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [Number(version), name]);
         }
         await old.query("INSERT INTO workspaces (id, name, created_at) VALUES ('wrkspc_1', 'old', now())");
         await old.query("INSERT INTO api_keys (id, workspace_id, hash, prefix, created_at) VALUES ('key_1', 'wrkspc_1', 'h1', 'sk-ah-abc', now())");

@@ -1,47 +1,44 @@
 import Database from 'better-sqlite3';
+import {
+  CompiledQuery,
+  SqliteDialect,
+  SqliteDriver,
+  type DatabaseConnection,
+  type Driver,
+  type SqliteDatabase,
+  type SqliteStatement,
+} from 'kysely';
 import { StoreConflictError, StoreNotFoundError } from '../store.js';
 
+/** How many prepared statements a connection keeps; the store's queries are far fewer. */
+const CACHED_STATEMENTS = 500;
+
 /**
- * A better-sqlite3 handle with cached statements, `BEGIN IMMEDIATE` write
- * transactions and constraint errors translated to the store's own.
+ * A better-sqlite3 handle as Kysely's SQLite dialect uses it, with prepared
+ * statements cached by their SQL (preparing costs more than running most of
+ * the store's queries) and constraint failures translated to the store's
+ * own errors.
  */
-export class SqliteConnection {
-  readonly db: Database.Database;
-  /** Prepared lazily: tables may not exist until migrations have run. */
-  private readonly statements = new Map<string, Database.Statement>();
+export class SqliteConnection implements SqliteDatabase {
+  readonly raw: Database.Database;
+  private readonly statements = new Map<string, SqliteStatement>();
 
   /** `path` is a database file (created if absent) or `':memory:'`. */
   constructor(path: string) {
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
+    this.raw = new Database(path);
+    this.raw.pragma('journal_mode = WAL');
+    this.raw.pragma('foreign_keys = ON');
+    this.raw.pragma('busy_timeout = 5000');
   }
 
-  get<R>(sql: string, ...params: unknown[]): R | undefined {
-    return this.statement(sql).get(...params) as R | undefined;
-  }
-
-  all<R>(sql: string, ...params: unknown[]): R[] {
-    return this.statement(sql).all(...params) as R[];
-  }
-
-  /** Runs a statement and returns how many rows it changed. */
-  run(sql: string, ...params: unknown[]): number {
-    return this.statement(sql).run(...params).changes;
-  }
-
-  /**
-   * Runs `fn` in a `BEGIN IMMEDIATE` transaction: the write lock is taken up
-   * front, so a second process on the same file waits out `busy_timeout`
-   * instead of failing to upgrade a read lock halfway through.
-   */
-  write<T>(fn: () => T): T {
-    try {
-      return this.db.transaction(fn).immediate();
-    } catch (error) {
-      throw translate(error);
+  prepare(sql: string): SqliteStatement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = translating(this.raw.prepare(sql));
+      if (this.statements.size >= CACHED_STATEMENTS) this.statements.delete(this.statements.keys().next().value!);
+      this.statements.set(sql, statement);
     }
+    return statement;
   }
 
   /** Forgets prepared statements, e.g. after the schema changed. */
@@ -50,16 +47,46 @@ export class SqliteConnection {
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (this.raw.open) this.raw.close();
+  }
+}
+
+/**
+ * Kysely's SQLite dialect with write transactions that begin `IMMEDIATE`:
+ * the write lock is taken up front, so a second process on the same file
+ * waits out `busy_timeout` instead of failing to upgrade a read lock halfway
+ * through a transaction.
+ */
+export class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly connection: SqliteConnection) {
+    super({ database: connection });
   }
 
-  private statement(sql: string): Database.Statement {
-    let statement = this.statements.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
-    }
-    return statement;
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver({ database: this.connection });
+  }
+}
+
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+function translating(statement: Database.Statement): SqliteStatement {
+  return {
+    reader: statement.reader,
+    all: (parameters) => attempt(() => statement.all(parameters)),
+    run: (parameters) => attempt(() => statement.run(parameters)),
+    iterate: (parameters) => statement.iterate(parameters) as IterableIterator<unknown>,
+  };
+}
+
+function attempt<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    throw translate(error);
   }
 }
 

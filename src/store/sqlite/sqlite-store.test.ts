@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { runStoreContract } from '../contract.js';
-import { loadMigrations } from '../migrations.js';
 import { SqliteStore } from './sqlite-store.js';
 
 async function tempDir(): Promise<{ dir: string; remove: () => Promise<void> }> {
@@ -51,10 +50,12 @@ describe('SqliteStore', () => {
       const path = join(dir, 'agenthost.db');
       const old = new Database(path);
       old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-      for (const m of await loadMigrations(new URL('./migrations/', import.meta.url))) {
-        if (m.version >= 8) continue;
-        old.exec(m.sql);
-        old.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, '2025-01-01T00:00:00.000Z');
+      const history = new URL('./migrations/', import.meta.url);
+      for (const file of (await readdir(history)).sort()) {
+        const [, version, name] = /^(\d+)_(\w+)\.sql$/.exec(file)!;
+        if (Number(version) >= 8) continue;
+        old.exec(await readFile(new URL(file, history), 'utf8'));
+        old.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(Number(version), name, '2025-01-01T00:00:00.000Z');
       }
       old.prepare("INSERT INTO workspaces (id, name, created_at) VALUES ('wrkspc_1', 'old', '2025-01-01T00:00:00.000Z')").run();
       old.prepare("INSERT INTO api_keys (id, workspace_id, hash, prefix, created_at) VALUES ('key_1', 'wrkspc_1', 'h1', 'sk-ah-abc', '2025-01-01T00:00:00.000Z')").run();
