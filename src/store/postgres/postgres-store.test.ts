@@ -2,9 +2,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
+import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { runStoreContract } from '../contract.js';
-import { PostgresStore } from './postgres-store.js';
+import { assertUpgraded, FIXTURE_SCHEMA, FIXTURES, loadFixture } from '../upgrade/fixtures.js';
+import { assertWrittenOnceMigration } from '../upgrade/written-once.js';
+import { createPool } from './connection.js';
+import { postgresDialect, PostgresStore } from './postgres-store.js';
 
 const url = process.env.AGENTHOST_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const inCi = !['', '0', 'false'].includes((process.env.CI ?? '').toLowerCase());
@@ -98,6 +102,36 @@ if (problem === null) {
       } finally {
         await store.close();
         await old.end();
+        await dropSchema(schema);
+      }
+    });
+
+    for (const [i, name] of FIXTURES.entries()) {
+      it(`a database made by ${name} opens in place and keeps everything`, async () => {
+        const schema = `agenthost_test_${run}_upgrade${i}`;
+        const fixture = await loadFixture(name);
+        const old = new pg.Client({ connectionString: url });
+        await old.connect();
+        const store = new PostgresStore(url, { schema });
+        try {
+          await old.query(fixture.postgres.replaceAll(FIXTURE_SCHEMA, schema));
+          await store.migrate();
+          await assertUpgraded(store, fixture.reads.postgres);
+        } finally {
+          await store.close();
+          await old.end();
+          await dropSchema(schema);
+        }
+      });
+    }
+
+    it('applies a migration written once for both databases', async () => {
+      const schema = `agenthost_test_${run}_written_once`;
+      const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: async () => createPool(url, { schema }) }) });
+      try {
+        await assertWrittenOnceMigration(db, postgresDialect(schema));
+      } finally {
+        await db.destroy();
         await dropSchema(schema);
       }
     });

@@ -4,8 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { Kysely } from 'kysely';
 import { runStoreContract } from '../contract.js';
-import { SqliteStore } from './sqlite-store.js';
+import { assertUpgraded, FIXTURES, loadFixture } from '../upgrade/fixtures.js';
+import { assertWrittenOnceMigration } from '../upgrade/written-once.js';
+import { ImmediateSqliteDialect, SqliteConnection } from './connection.js';
+import { sqliteDialect, SqliteStore } from './sqlite-store.js';
 
 async function tempDir(): Promise<{ dir: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'agenthost-sqlite-'));
@@ -67,6 +71,39 @@ describe('SqliteStore', () => {
       await store.close();
     } finally {
       await remove();
+    }
+  });
+
+  for (const name of FIXTURES) {
+    it(`a data dir made by ${name} opens in place and keeps everything`, async () => {
+      const { dir, remove } = await tempDir();
+      try {
+        const path = join(dir, 'agenthost.db');
+        const fixture = await loadFixture(name);
+        const old = new Database(path);
+        old.exec(fixture.sqlite);
+        old.close();
+
+        const store = new SqliteStore(path);
+        try {
+          await store.migrate();
+          await assertUpgraded(store, fixture.reads.sqlite);
+        } finally {
+          await store.close();
+        }
+      } finally {
+        await remove();
+      }
+    });
+  }
+
+  it('applies a migration written once for both databases', async () => {
+    const connection = new SqliteConnection(':memory:');
+    const db = new Kysely<unknown>({ dialect: new ImmediateSqliteDialect(connection) });
+    try {
+      await assertWrittenOnceMigration(db, sqliteDialect(connection));
+    } finally {
+      await db.destroy();
     }
   });
 
