@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const root = new URL('..', import.meta.url).pathname;
 const src = join(root, 'src');
@@ -30,6 +31,15 @@ for (const file of walk(src)) {
   mkdirSync(dirname(to), { recursive: true });
   copyFileSync(file, to);
 }
+
+// Kysely ships some 280 ES modules: loaded one by one they cost the server
+// about 11 MiB of resident memory, bundled into one file about 1 MiB. Node
+// looks for dist's imports of 'kysely' in dist/node_modules first.
+const kysely = join(dist, 'node_modules/kysely');
+mkdirSync(kysely, { recursive: true });
+const { buildSync } = await import('esbuild');
+buildSync({ entryPoints: [fileURLToPath(import.meta.resolve('kysely'))], bundle: true, format: 'esm', platform: 'node', outfile: join(kysely, 'index.js'), logLevel: 'warning' });
+writeFileSync(join(kysely, 'package.json'), `${JSON.stringify({ name: 'kysely', type: 'module', exports: './index.js' })}\n`);
 
 const stamp = join(dist, 'BUILT');
 writeFileSync(stamp, `${began.toISOString()}\n`);
