@@ -1,6 +1,7 @@
 /** Workspaces and their API keys. */
 import type { Selectable } from 'kysely';
 import type { StoreContext } from '../dialect.js';
+import { prepared } from '../prepared.js';
 import { isoOrNull, isoTimestamp } from '../query.js';
 import { StoreNotFoundError, type ApiKeyRecord, type ApiKeyScope, type Store, type WorkspaceRecord } from '../store.js';
 
@@ -37,6 +38,9 @@ export function workspaces({ db, dialect }: StoreContext): Pick<
   Store,
   'ensureWorkspace' | 'getWorkspace' | 'listWorkspaces' | 'createApiKey' | 'findApiKeyByHash' | 'listApiKeys' | 'revokeApiKey'
 > {
+  // Every request's key is looked up again within half a second (api/auth.ts).
+  const keyByHash = prepared((hash: string) => db.selectFrom('api_keys').selectAll().where('hash', '=', hash).where('revoked_at', 'is', null));
+
   return {
     async ensureWorkspace(name, id, createdAt) {
       // Two statements, not one: after waiting out a concurrent insert of the
@@ -76,7 +80,7 @@ export function workspaces({ db, dialect }: StoreContext): Pick<
     },
 
     async findApiKeyByHash(hash) {
-      const row = await db.selectFrom('api_keys').selectAll().where('hash', '=', hash).where('revoked_at', 'is', null).executeTakeFirst();
+      const [row] = await keyByHash(db, hash);
       return row ? toApiKey(row) : null;
     },
 
