@@ -38,9 +38,13 @@ export function prepared<A extends unknown[], O>(build: (...args: A) => Compilab
   return async (db, ...args) => run(db, (query ??= compiled(build(...standIns).compile(), build.length)), args);
 }
 
+/** Row counts up to this are prepared; a larger batch (rare: a transcript rewritten whole) is built per call. */
+const PREPARED_ROWS = 32;
+
 /**
  * A multi-row insert of `columns`, prepared (as `prepared` is) once per row
- * count. `build` gets stand-in rows to insert as they are.
+ * count up to PREPARED_ROWS. `build` gets the rows to insert, stand-ins when
+ * preparing, and must insert them as they are.
  */
 export function preparedInsert<R extends Record<string, unknown>, O>(
   columns: readonly (keyof R & string)[],
@@ -48,6 +52,7 @@ export function preparedInsert<R extends Record<string, unknown>, O>(
 ): (db: Kysely<any>, rows: R[]) => Promise<O[]> {
   const byCount = new Map<number, Compiled<O>>();
   return async (db, rows) => {
+    if (rows.length > PREPARED_ROWS) return (await db.executeQuery(build(rows).compile())).rows;
     let query = byCount.get(rows.length);
     if (!query) {
       const standIns = rows.map((_, r) => Object.fromEntries(columns.map((c, i) => [c, new Arg(r * columns.length + i)])) as R);

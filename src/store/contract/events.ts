@@ -42,6 +42,17 @@ export function eventTests(store: GetStore): void {
       assert.deepEqual(new Set(ids(stored)), new Set(batches.flat().map((e) => e.id)));
     });
 
+    it('a batch of 1,200 events (more than one statement holds) is appended whole and in order', async () => {
+      const ws = await workspace(store());
+      const { session: s } = await session(store(), ws, { events: [event()] });
+      const batch = range(1, 1200).map((i) => event('agent.message', at(i), { n: i }));
+      const { events } = await store().appendEvents(s.id, batch);
+      assert.deepEqual(ids(events), ids(batch));
+      assert.deepEqual(seqs(events), range(2, 1201));
+      const stored = (await store().listEvents(s.id, { limit: 2000, order: 'asc' })).items;
+      assert.deepEqual(stored.slice(1).map((e) => e.body.n), range(1, 1200));
+    });
+
     it('appending to a missing or deleted session is not found', async () => {
       const ws = await workspace(store());
       const { session: s } = await session(store(), ws);

@@ -191,6 +191,15 @@ export function transcriptTests(store: GetStore): void {
       assert.deepEqual(await store().listTranscriptSubkeys(fresh), ['subagents/agent-z']);
     });
 
+    it('a batch of 1,200 entries (more than one statement holds) is appended and replaced whole and in order', async () => {
+      const key = main();
+      const batch = range(1, 1200).map((i) => line(`${i}`));
+      await store().appendTranscript(key, [line('first'), ...batch]);
+      assert.deepEqual(texts(await store().loadTranscript(key)), ['first', ...texts(batch)!]);
+      await store().replaceTranscript(key, [...batch, batch[0]!]);
+      assert.deepEqual(texts(await store().loadTranscript(key)), texts(batch), 'a uuid repeated in the batch is kept once');
+    });
+
     it('concurrent appends to one transcript keep each batch whole and lose nothing', async () => {
       const key = main();
       const batches = range(1, 30).map((i) => range(1, (i % 4) + 1).map((j) => line(`${i}.${j}`)));

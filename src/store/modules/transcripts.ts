@@ -50,6 +50,21 @@ export function transcripts({ db, dialect }: StoreContext): Pick<
     db.insertInto('transcript_entries').values(rows).onConflict((oc) => oc.doNothing()),
   );
 
+  // One statement, so one snapshot: no rows means never written; a single
+  // row with a null body means written but empty.
+  const entriesOf = prepared((projectKey: string, sessionId: string, subpath: string) =>
+    db
+      .selectFrom('transcripts as t')
+      .leftJoin('transcript_entries as e', (join) =>
+        join.onRef('e.project_key', '=', 't.project_key').onRef('e.session_id', '=', 't.session_id').onRef('e.subpath', '=', 't.subpath'),
+      )
+      .select('e.body')
+      .where('t.project_key', '=', projectKey)
+      .where('t.session_id', '=', sessionId)
+      .where('t.subpath', '=', subpath)
+      .orderBy('e.seq'),
+  );
+
   /** Inserts `entries` with seqs from `first` on, a multi-row statement per batch. */
   async function insertEntries(trx: Kysely<DB>, key: TranscriptKey, first: number, entries: TranscriptEntry[]): Promise<void> {
     const rows = entries.map((entry, i) => ({
@@ -89,19 +104,7 @@ export function transcripts({ db, dialect }: StoreContext): Pick<
     },
 
     async loadTranscript(key) {
-      // One statement, so one snapshot: no rows means never written; a single
-      // row with a null body means written but empty.
-      const rows = await db
-        .selectFrom('transcripts as t')
-        .leftJoin('transcript_entries as e', (join) =>
-          join.onRef('e.project_key', '=', 't.project_key').onRef('e.session_id', '=', 't.session_id').onRef('e.subpath', '=', 't.subpath'),
-        )
-        .select('e.body')
-        .where('t.project_key', '=', key.projectKey)
-        .where('t.session_id', '=', key.sessionId)
-        .where('t.subpath', '=', subpathOf(key))
-        .orderBy('e.seq')
-        .execute();
+      const rows = await entriesOf(db, key.projectKey, key.sessionId, subpathOf(key));
       if (rows.length === 0) return null;
       return rows.flatMap((r) => (r.body === null ? [] : [object<TranscriptEntry>(r.body)]));
     },

@@ -11,7 +11,9 @@ import {
 import { StoreConflictError, StoreNotFoundError } from '../store.js';
 
 /** How many prepared statements a connection keeps; the store's queries are far fewer. */
-const CACHED_STATEMENTS = 500;
+const CACHED_STATEMENTS = 200;
+/** Longer SQL (a large multi-row insert) is prepared for each use instead of kept. */
+const CACHED_SQL_CHARS = 8192;
 
 /**
  * A better-sqlite3 handle as Kysely's SQLite dialect uses it, with prepared
@@ -35,6 +37,7 @@ export class SqliteConnection implements SqliteDatabase {
     let statement = this.statements.get(sql);
     if (!statement) {
       statement = translating(this.raw.prepare(sql));
+      if (sql.length > CACHED_SQL_CHARS) return statement;
       if (this.statements.size >= CACHED_STATEMENTS) this.statements.delete(this.statements.keys().next().value!);
       this.statements.set(sql, statement);
     }
