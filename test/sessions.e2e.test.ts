@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -182,7 +183,8 @@ for (const backend of TEST_BACKENDS) {
 
     it('user.interrupt stops a 40-second tool and the session goes idle', async () => {
       // Claude Code refuses bare long `sleep`s, so the 40-second tool is a blocking read.
-      const marker = `timeout 40.${Date.now() % 1000}`;
+      // Unique on this machine: processesMatching looks at every process, and other runs of this test may be going.
+      const marker = `timeout 40.${randomInt(100_000, 999_999)}`;
       const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: envId });
       h.model.setScript([
         { when: 'tools', tool_use: { name: 'Bash', input: { command: `${marker} tail -f /dev/null; echo finished` } } },
