@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { EventRecord } from '../store/store.js';
-import { session, workspace } from '../store/contract/fixtures.js';
+import { sessionRef } from '../store/contract/fixtures.js';
 import { EventLog } from './event-log.js';
 
 describe('EventLog', () => {
@@ -13,9 +13,7 @@ describe('EventLog', () => {
   beforeEach(async () => {
     store = new SqliteStore(':memory:');
     await store.migrate();
-    const ws = await workspace(store);
-    const { session: s } = await session(store, ws);
-    ref = { id: s.id, workspaceId: ws };
+    ref = await sessionRef(store);
     log = new EventLog(store);
   });
   afterEach(() => store.close());

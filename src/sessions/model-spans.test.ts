@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { LiveSession } from '../agent/live-session.js';
 import { silentLogger } from '../logger.js';
 import { DEFAULT_LIFECYCLE } from '../resources/environment-config.js';
-import { session, workspace } from '../store/contract/fixtures.js';
+import { sessionRef } from '../store/contract/fixtures.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { EventLog, type SessionRef } from './event-log.js';
 import { LiveSessions } from './live-sessions.js';
@@ -21,9 +21,7 @@ describe('ModelSpans', () => {
   beforeEach(async () => {
     store = new SqliteStore(':memory:');
     await store.migrate();
-    const ws = await workspace(store);
-    const { session: s } = await session(store, ws);
-    ref = { id: s.id, workspaceId: ws };
+    ref = await sessionRef(store);
     sessions = new LiveSessions();
     spans = new ModelSpans({ sessions, events: new EventLog(store), log: silentLogger() });
   });

@@ -100,3 +100,10 @@ export function event(type = 'user.message', createdAt = at(0), extra: JsonObjec
 export const ids = (records: { id: string }[]): string[] => records.map((r) => r.id);
 export const seqs = (records: { seq: number }[]): number[] => records.map((r) => r.seq);
 export const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+/** A new workspace with one session in it, as the session's `{ id, workspaceId }`. */
+export async function sessionRef(store: Store): Promise<{ id: string; workspaceId: string }> {
+  const ws = await workspace(store);
+  const { session: s } = await session(store, ws);
+  return { id: s.id, workspaceId: ws };
+}
